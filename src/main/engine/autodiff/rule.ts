@@ -9,6 +9,7 @@
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { DataType, NumericArray } from '../onnx/dtype.js';
 import type { Node } from '../onnx/ir.js';
+import { EngineError } from '../errors.js';
 
 export interface GradContext {
   /** Emits nodes into the forward+VJP graph; opset-aware helpers live here. */
@@ -37,9 +38,10 @@ export interface GradContext {
 export type GradRule = (ctx: GradContext, gradOutputs: (string | undefined)[]) => (string | undefined)[];
 
 /** Thrown when a node on the gradient path has no rule: names the op, node and what to do. */
-export class MissingGradRuleError extends Error {
+export class MissingGradRuleError extends EngineError {
   constructor(readonly opType: string, readonly nodeName: string, readonly domain: string) {
     super(
+      'MISSING_GRAD_RULE',
       `no gradient rule for op ${domain ? domain + '::' : ''}${opType} (node '${nodeName}') on the path to the requested gradients. ` +
         `Add a rule in src/main/engine/autodiff/rules/, or differentiate with respect to an input that does not depend on this node.`,
     );

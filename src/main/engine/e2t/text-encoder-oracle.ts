@@ -1,0 +1,134 @@
+/**
+ * TextEncoderOracle on onnxruntime: batched encoding with the model as exported, and a
+ * forward+VJP model (built by our autodiff) w.r.t. the input token embeddings.
+ */
+import * as ort from 'onnxruntime-node';
+import { buildVjp } from '../autodiff/vjp.js';
+import { DataType, halfArrayToFloat32, float32ToHalfArray, viewRaw } from '../onnx/dtype.js';
+import type { Model } from '../onnx/ir.js';
+import { serializeForSession, tensorBytes } from '../onnx/model-io.js';
+import { specialise } from '../onnx/specialise.js';
+import { EMBEDS_INPUT, exposeInputEmbeddings } from './expose-embeddings.js';
+import type { EncodedText, TextEncoderOracle, WordToken } from './oracle.js';
+
+export interface TokenizerLike {
+  /** Ids padded to the encoder length, and the count incl. BOS/EOS. */
+  encode(text: string): { ids: Int32Array; length: number };
+  /** Token string → id (CLIP format: whole words end with `</w>`). */
+  vocab: ReadonlyMap<string, number> | Record<string, number>;
+}
+
+export interface OracleOptions {
+  /** Output to match (default `last_hidden_state`). */
+  output?: string;
+  /** Session options (execution provider etc.). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Keep only words matching this (default: lowercase alphabetic words of 1+ letters). */
+  wordFilter?: (word: string) => boolean;
+  /** Batch size for encoding (default 32). */
+  batch?: number;
+}
+
+/** Single-token whole words of a CLIP vocabulary (`cat</w>` → `cat`). */
+export function wordTokens(vocab: TokenizerLike['vocab'], filter: (w: string) => boolean = (w) => /^[a-z]+$/.test(w)): WordToken[] {
+  const entries = vocab instanceof Map ? [...vocab.entries()] : Object.entries(vocab);
+  const out: WordToken[] = [];
+  for (const [tok, id] of entries) {
+    if (!tok.endsWith('</w>')) continue;
+    const word = tok.slice(0, -4);
+    if (filter(word)) out.push({ id, word });
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+function toFloat32(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') return halfArrayToFloat32(t.data as unknown as Uint16Array);
+  throw new Error(`unexpected tensor type ${t.type}`);
+}
+
+function floatTensor(data: Float32Array, dims: number[], dtype: DataType): ort.Tensor {
+  return dtype === DataType.FLOAT16 ? new ort.Tensor('float16', float32ToHalfArray(data), dims) : new ort.Tensor('float32', data, dims);
+}
+
+function idsTensor(ids: Int32Array[], dtype: DataType, tokens: number): ort.Tensor {
+  const n = ids.length;
+  if (dtype === DataType.INT64) {
+    const data = new BigInt64Array(n * tokens);
+    ids.forEach((row, i) => row.forEach((v, j) => (data[i * tokens + j] = BigInt(v))));
+    return new ort.Tensor('int64', data, [n, tokens]);
+  }
+  const data = new Int32Array(n * tokens);
+  ids.forEach((row, i) => data.set(row, i * tokens));
+  return new ort.Tensor('int32', data, [n, tokens]);
+}
+
+/**
+ * Build an oracle for a text-encoder model.
+ * @param model the text encoder as read from disk (its `baseDir` resolves external data)
+ */
+export async function createTextEncoderOracle(model: Model, tokenizer: TokenizerLike, opts: OracleOptions = {}): Promise<TextEncoderOracle & { release(): Promise<void> }> {
+  const output = opts.output ?? 'last_hidden_state';
+  const idsInfo = model.graph.inputs.find((i) => /input_ids/.test(i.name)) ?? model.graph.inputs[0]!;
+  const probe = tokenizer.encode('');
+  const tokens = probe.ids.length;
+  const exposed = exposeInputEmbeddings(model);
+  const dim = exposed.table.dims[1]!;
+  const tableDtype = exposed.table.dtype;
+  const rawTable = viewRaw(tableDtype, tensorBytes(exposed.table, model.baseDir));
+  const table = tableDtype === DataType.FLOAT16 ? halfArrayToFloat32(rawTable as Uint16Array) : Float32Array.from(rawTable as Float32Array);
+
+  const fwdFile = await serializeForSession(model);
+  const encSession = await ort.InferenceSession.create((fwdFile.path ?? fwdFile.bytes)!, opts.sessionOptions ?? {});
+  await fwdFile.dispose();
+
+  const shapes: Record<string, number[]> = { [EMBEDS_INPUT]: [1, tokens, dim] };
+  for (const inp of exposed.model.graph.inputs) if (inp.name !== EMBEDS_INPUT) shapes[inp.name] = [1, tokens];
+  const spec = specialise(exposed.model, shapes);
+  const vjp = buildVjp(spec, { wrt: [EMBEDS_INPUT], outputs: [output] });
+  const vjpFile = await serializeForSession(vjp.model);
+  const vjpSession = await ort.InferenceSession.create((vjpFile.path ?? vjpFile.bytes)!, opts.sessionOptions ?? {});
+  await vjpFile.dispose();
+  const cotName = vjp.cotangentInputs[output]!;
+  const gradName = vjp.gradOutputs[EMBEDS_INPUT]!;
+  const vjpInputs = new Set(vjpSession.inputNames);
+
+  const words = wordTokens(tokenizer.vocab, opts.wordFilter);
+  const batch = opts.batch ?? 32;
+
+  const tokenEmbedding = (id: number): Float32Array => table.subarray(id * dim, (id + 1) * dim);
+
+  return {
+    tokens,
+    dim,
+    words,
+    tokenEmbedding,
+    async encode(texts: string[]): Promise<EncodedText[]> {
+      const out: EncodedText[] = [];
+      for (let s = 0; s < texts.length; s += batch) {
+        const chunk = texts.slice(s, s + batch).map((t) => tokenizer.encode(t));
+        const feeds: Record<string, ort.Tensor> = { [idsInfo.name]: idsTensor(chunk.map((c) => c.ids), idsInfo.dtype, tokens) };
+        const res = await encSession.run(feeds, [output]);
+        const y = toFloat32(res[output]!);
+        chunk.forEach((c, i) => out.push({ embedding: y.slice(i * tokens * dim, (i + 1) * tokens * dim), length: c.length, ids: c.ids }));
+      }
+      return out;
+    },
+    async embeddingGrad(text: string, cotangent: Float32Array): Promise<Float32Array> {
+      const { ids } = tokenizer.encode(text);
+      const embeds = new Float32Array(tokens * dim);
+      ids.forEach((id, p) => embeds.set(tokenEmbedding(id), p * dim));
+      const feeds: Record<string, ort.Tensor> = {
+        [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], tableDtype),
+        [cotName]: floatTensor(cotangent, [1, tokens, dim], tableDtype),
+      };
+      if (vjpInputs.has(idsInfo.name)) feeds[idsInfo.name] = idsTensor([ids], idsInfo.dtype, tokens);
+      const res = await vjpSession.run(feeds, [gradName]);
+      return Float32Array.from(toFloat32(res[gradName]!));
+    },
+    async release() {
+      await encSession.release();
+      await vjpSession.release();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Lazy access to transformers.js (@huggingface/transformers), configured for a desktop app:
+ * models live in our cache folder (never inside the installed package), remote downloads are
+ * off in offline mode, and nothing is imported until a captioner or language model is used
+ * (the library is large and pulls in onnxruntime).
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { EngineError } from '../errors.js';
+
+export type Transformers = typeof import('@huggingface/transformers');
+
+export interface HfOptions {
+  /** Folder holding hub repos as `<cacheDir>/<owner>/<name>/...` (the layout `models download` writes). */
+  cacheDir: string;
+  offline?: boolean;
+  /** onnxruntime device for transformers.js: cpu, cuda, dml, coreml, webgpu. */
+  device?: string;
+}
+
+let loaded: Promise<Transformers> | undefined;
+
+export async function loadTransformers(opts: HfOptions): Promise<Transformers> {
+  loaded ??= import('@huggingface/transformers');
+  const t = await loaded;
+  t.env.localModelPath = opts.cacheDir;
+  t.env.cacheDir = path.join(opts.cacheDir, '.transformers-cache');
+  t.env.allowLocalModels = true;
+  t.env.allowRemoteModels = !opts.offline;
+  return t;
+}
+
+/**
+ * Fail early, with install instructions, when a hub model is not in the cache and we are
+ * offline (transformers.js would otherwise report a bare fetch error).
+ */
+export function requireLocalModel(cacheDir: string, repo: string, what: string, offline: boolean): string {
+  const dir = path.join(cacheDir, ...repo.split('/'));
+  if (!existsSync(path.join(dir, 'config.json')) && offline) {
+    throw new EngineError(
+      'NOT_INSTALLED',
+      `${what} (${repo}) is not installed in ${cacheDir}. Run \`inversion-studio models download ${repo}\` on a connected machine, ` +
+        `or copy the repository folder to ${dir}.`,
+    );
+  }
+  return dir;
+}
