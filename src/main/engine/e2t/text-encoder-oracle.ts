@@ -4,9 +4,12 @@
  */
 import * as ort from 'onnxruntime-node';
 import { buildVjp } from '../autodiff/vjp.js';
-import { DataType, halfArrayToFloat32, float32ToHalfArray, viewRaw } from '../onnx/dtype.js';
+import { DataType, halfArrayToFloat32, viewRaw } from '../onnx/dtype.js';
+import { floatTensor, tensorToFloat32 } from '../runtime/tensors.js';
+import { ortFloatType } from '../inversion/tensors.js';
 import type { Model } from '../onnx/ir.js';
-import { serializeForSession, tensorBytes } from '../onnx/model-io.js';
+import { tensorBytes } from '../onnx/model-io.js';
+import { sessionFromModel } from '../runtime/session-from-model.js';
 import { specialise } from '../onnx/specialise.js';
 import { EMBEDS_INPUT, exposeInputEmbeddings } from './expose-embeddings.js';
 import type { EncodedText, TextEncoderOracle, WordToken } from './oracle.js';
@@ -14,8 +17,10 @@ import type { EncodedText, TextEncoderOracle, WordToken } from './oracle.js';
 export interface TokenizerLike {
   /** Ids padded to the encoder length, and the count incl. BOS/EOS. */
   encode(text: string): { ids: Int32Array; length: number };
-  /** Token string → id (CLIP format: whole words end with `</w>`). */
-  vocab: ReadonlyMap<string, number> | Record<string, number>;
+  /** Size of the id space. */
+  readonly vocabSize: number;
+  /** Token string of an id (CLIP format: whole words end with `</w>`). */
+  idToToken(id: number): string | undefined;
 }
 
 export interface OracleOptions {
@@ -23,33 +28,24 @@ export interface OracleOptions {
   output?: string;
   /** Session options (execution provider etc.). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
-  /** Keep only words matching this (default: lowercase alphabetic words of 1+ letters). */
+  /** Keep only words matching this (default: lowercase alphabetic words; of single letters only "a" and "i"). */
   wordFilter?: (word: string) => boolean;
   /** Batch size for encoding (default 32). */
   batch?: number;
 }
 
 /** Single-token whole words of a CLIP vocabulary (`cat</w>` → `cat`). */
-export function wordTokens(vocab: TokenizerLike['vocab'], filter: (w: string) => boolean = (w) => /^[a-z]+$/.test(w)): WordToken[] {
-  const entries = vocab instanceof Map ? [...vocab.entries()] : Object.entries(vocab);
+export function wordTokens(tokenizer: Pick<TokenizerLike, 'vocabSize' | 'idToToken'>, filter: (w: string) => boolean = (w) => /^[a-z]{2,}$|^[ai]$/.test(w)): WordToken[] {
   const out: WordToken[] = [];
-  for (const [tok, id] of entries) {
-    if (!tok.endsWith('</w>')) continue;
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    const tok = tokenizer.idToToken(id);
+    if (!tok?.endsWith('</w>')) continue;
     const word = tok.slice(0, -4);
     if (filter(word)) out.push({ id, word });
   }
-  return out.sort((a, b) => a.id - b.id);
+  return out;
 }
 
-function toFloat32(t: ort.Tensor): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') return halfArrayToFloat32(t.data as unknown as Uint16Array);
-  throw new Error(`unexpected tensor type ${t.type}`);
-}
-
-function floatTensor(data: Float32Array, dims: number[], dtype: DataType): ort.Tensor {
-  return dtype === DataType.FLOAT16 ? new ort.Tensor('float16', float32ToHalfArray(data), dims) : new ort.Tensor('float32', data, dims);
-}
 
 function idsTensor(ids: Int32Array[], dtype: DataType, tokens: number): ort.Tensor {
   const n = ids.length;
@@ -78,22 +74,18 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
   const rawTable = viewRaw(tableDtype, tensorBytes(exposed.table, model.baseDir));
   const table = tableDtype === DataType.FLOAT16 ? halfArrayToFloat32(rawTable as Uint16Array) : Float32Array.from(rawTable as Float32Array);
 
-  const fwdFile = await serializeForSession(model);
-  const encSession = await ort.InferenceSession.create((fwdFile.path ?? fwdFile.bytes)!, opts.sessionOptions ?? {});
-  await fwdFile.dispose();
+  const encSession = await sessionFromModel(model, opts.sessionOptions);
 
   const shapes: Record<string, number[]> = { [EMBEDS_INPUT]: [1, tokens, dim] };
   for (const inp of exposed.model.graph.inputs) if (inp.name !== EMBEDS_INPUT) shapes[inp.name] = [1, tokens];
   const spec = specialise(exposed.model, shapes);
   const vjp = buildVjp(spec, { wrt: [EMBEDS_INPUT], outputs: [output] });
-  const vjpFile = await serializeForSession(vjp.model);
-  const vjpSession = await ort.InferenceSession.create((vjpFile.path ?? vjpFile.bytes)!, opts.sessionOptions ?? {});
-  await vjpFile.dispose();
+  const vjpSession = await sessionFromModel(vjp.model, opts.sessionOptions);
   const cotName = vjp.cotangentInputs[output]!;
   const gradName = vjp.gradOutputs[EMBEDS_INPUT]!;
   const vjpInputs = new Set(vjpSession.inputNames);
 
-  const words = wordTokens(tokenizer.vocab, opts.wordFilter);
+  const words = wordTokens(tokenizer, opts.wordFilter);
   const batch = opts.batch ?? 32;
 
   const tokenEmbedding = (id: number): Float32Array => table.subarray(id * dim, (id + 1) * dim);
@@ -109,7 +101,7 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
         const chunk = texts.slice(s, s + batch).map((t) => tokenizer.encode(t));
         const feeds: Record<string, ort.Tensor> = { [idsInfo.name]: idsTensor(chunk.map((c) => c.ids), idsInfo.dtype, tokens) };
         const res = await encSession.run(feeds, [output]);
-        const y = toFloat32(res[output]!);
+        const y = tensorToFloat32(res[output]!);
         chunk.forEach((c, i) => out.push({ embedding: y.slice(i * tokens * dim, (i + 1) * tokens * dim), length: c.length, ids: c.ids }));
       }
       return out;
@@ -119,12 +111,12 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
       const embeds = new Float32Array(tokens * dim);
       ids.forEach((id, p) => embeds.set(tokenEmbedding(id), p * dim));
       const feeds: Record<string, ort.Tensor> = {
-        [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], tableDtype),
-        [cotName]: floatTensor(cotangent, [1, tokens, dim], tableDtype),
+        [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], ortFloatType(tableDtype)),
+        [cotName]: floatTensor(cotangent, [1, tokens, dim], ortFloatType(tableDtype)),
       };
       if (vjpInputs.has(idsInfo.name)) feeds[idsInfo.name] = idsTensor([ids], idsInfo.dtype, tokens);
       const res = await vjpSession.run(feeds, [gradName]);
-      return Float32Array.from(toFloat32(res[gradName]!));
+      return Float32Array.from(tensorToFloat32(res[gradName]!));
     },
     async release() {
       await encSession.release();

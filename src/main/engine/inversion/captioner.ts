@@ -1,0 +1,120 @@
+/**
+ * Caption initialisation (EDITOR step 1) with transformers.js captioners: Florence-2
+ * (`<CAPTION>` / `<DETAILED_CAPTION>`), ViT-GPT2, Janus-Pro-1B. Models are read from our cache
+ * folder (the layout `inversion-studio models download` writes); when one is missing offline
+ * the error says how to install it or to pass `--init "TEXT"` instead.
+ */
+import { EngineError, throwIfAborted } from '../errors.js';
+import { loadTransformers, requireLocalModel, type HfOptions } from '../hf/transformers.js';
+
+export type CaptionerName = 'florence2' | 'vit-gpt2' | 'janus';
+
+export const CAPTIONER_REPOS: Record<CaptionerName, string> = {
+  florence2: 'onnx-community/Florence-2-base-ft',
+  'vit-gpt2': 'Xenova/vit-gpt2-image-captioning',
+  janus: 'onnx-community/Janus-Pro-1B-ONNX',
+};
+
+/** An 8-bit RGB image, row-major HWC. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface CaptionOptions extends HfOptions {
+  captioner?: CaptionerName;
+  /** Florence-2 task token (default `<CAPTION>`, as the reference). */
+  task?: '<CAPTION>' | '<DETAILED_CAPTION>' | '<MORE_DETAILED_CAPTION>';
+  maxNewTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface Captioner {
+  readonly name: CaptionerName;
+  caption(image: RgbImage, signal?: AbortSignal): Promise<string>;
+}
+
+function clean(text: string): string {
+  return text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+/** Load a captioner; throws EngineError('NOT_INSTALLED') with instructions when absent offline. */
+export async function loadCaptioner(opts: CaptionOptions): Promise<Captioner> {
+  const name = opts.captioner ?? 'florence2';
+  const repo = CAPTIONER_REPOS[name];
+  requireLocalModel(opts.cacheDir, repo, `The ${name} captioner`, opts.offline ?? false);
+  const t = await loadTransformers(opts);
+  const device = (opts.device ?? 'cpu') as 'cpu';
+  const maxNewTokens = opts.maxNewTokens ?? 40;
+  const raw = (img: RgbImage) => new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);
+
+  if (name === 'vit-gpt2') {
+    const pipe = await t.pipeline('image-to-text', repo, { device });
+    return {
+      name,
+      async caption(image) {
+        const out = (await pipe(raw(image), { max_new_tokens: maxNewTokens })) as { generated_text: string }[];
+        return clean(out[0]?.generated_text ?? '');
+      },
+    };
+  }
+  if (name === 'florence2') {
+    const task = opts.task ?? '<CAPTION>';
+    const processor = await t.AutoProcessor.from_pretrained(repo);
+    const model = await t.Florence2ForConditionalGeneration.from_pretrained(repo, { device, dtype: 'fp32' });
+    return {
+      name,
+      async caption(image, signal) {
+        throwIfAborted(signal);
+        const img = raw(image);
+        const proc = processor as unknown as {
+          construct_prompts(task: string): string[];
+          batch_decode(ids: unknown, o: object): string[];
+          post_process_generation(text: string, task: string, size: [number, number]): Record<string, string>;
+        } & ((img: unknown, prompts: string[]) => Promise<Record<string, unknown>>);
+        const inputs = await proc(img, proc.construct_prompts(task));
+        const ids = await model.generate({ ...inputs, max_new_tokens: maxNewTokens });
+        const text = proc.batch_decode(ids, { skip_special_tokens: false })[0] ?? '';
+        const parsed = proc.post_process_generation(text, task, [image.width, image.height]);
+        return clean(parsed[task] ?? text);
+      },
+    };
+  }
+  const processor = await t.AutoProcessor.from_pretrained(repo);
+  const model = await t.MultiModalityCausalLM.from_pretrained(repo, { device });
+  return {
+    name,
+    async caption(image, signal) {
+      throwIfAborted(signal);
+      const conversation = [
+        { role: '<|User|>', content: '<image_placeholder>\nDescribe this image in one short sentence.', images: [raw(image)] },
+        { role: '<|Assistant|>', content: '' },
+      ];
+      const proc = processor as unknown as ((c: unknown) => Promise<Record<string, { dims: number[] }>>) & { batch_decode(ids: unknown, o: object): string[] };
+      const inputs = await proc(conversation);
+      const ids = (await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false })) as { slice(...a: unknown[]): unknown };
+      const promptLength = inputs.input_ids!.dims.at(-1)!;
+      return clean(proc.batch_decode(ids.slice(null, [promptLength, null]), { skip_special_tokens: true })[0] ?? '');
+    },
+  };
+}
+
+/** Caption with the configured captioner, turning load failures into actionable errors. */
+export async function captionImage(image: RgbImage, opts: CaptionOptions): Promise<string> {
+  let captioner: Captioner;
+  try {
+    captioner = await loadCaptioner(opts);
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    throw new EngineError(
+      'NOT_INSTALLED',
+      `could not load the ${opts.captioner ?? 'florence2'} captioner: ${(e as Error).message}. ` +
+        'Install it with `inversion-studio models download`, pick another with --captioner, or give the start text with --init "TEXT".',
+      { cause: e },
+    );
+  }
+  const text = await captioner.caption(image, opts.signal);
+  if (!text) throw new EngineError('RUNTIME', `the ${captioner.name} captioner returned an empty caption; give the start text with --init "TEXT"`);
+  return text;
+}

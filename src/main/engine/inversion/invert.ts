@@ -1,0 +1,240 @@
+/**
+ * EDITOR end to end: initialise from a caption (or the user's text, or random words), refine the
+ * text-encoder output through the diffusion model, decode the snapshots to text, regenerate
+ * each candidate and keep the one whose image is closest to the target.
+ */
+import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
+import { HotFlipDecoder } from '../e2t/hotflip-decoder.js';
+import { createTextEncoderOracle, wordTokens } from '../e2t/text-encoder-oracle.js';
+import type { EmbeddingToText } from '../e2t/types.js';
+import { chwToRgbBytes, imageToPng } from '../image/image-io.js';
+import { philox4x32 } from '../diffusion/rng.js';
+import { captionImage, type CaptionerName } from './captioner.js';
+import { createDenoiseObjective } from './denoise-objective.js';
+import type { InversionModels } from './inversion-models.js';
+import { cyclicLr } from './lr-schedule.js';
+import { createOptimiser } from './optimiser.js';
+import type { InvertSettings } from './presets.js';
+import { positionMask, refine, type Objective, type RefineResult } from './refine.js';
+import { createRenderer } from './renderer.js';
+import { createSamplerObjective } from './sampler-objective.js';
+
+/** The image to invert: CHW RGB in [-1, 1], already at the size the inversion runs at. */
+export interface TargetImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+export type InitSpec =
+  | { kind: 'caption'; captioner?: CaptionerName; cacheDir: string; offline?: boolean; device?: string }
+  | { kind: 'text'; text: string }
+  | { kind: 'random'; words?: number };
+
+export type InvertPhase = 'captioning' | 'encoding' | 'refining' | 'decoding' | 'ranking' | 'done';
+
+export interface InvertProgress {
+  phase: InvertPhase;
+  iteration?: number;
+  total?: number;
+  loss?: number;
+  bestLoss?: number;
+  lr?: number;
+  etaSeconds?: number;
+  /** PNG of the current embedding's rendering (every `previewEvery` iterations). */
+  previewPng?: Buffer;
+  message?: string;
+}
+
+export interface Candidate {
+  prompt: string;
+  /** Higher is better: CLIP image cosine when a CLIP scorer is given, else the negative pixel MSE of the regeneration. */
+  score: number;
+  /** Iteration of the snapshot it was decoded from and that snapshot's objective loss. */
+  iteration: number;
+  loss: number;
+  /** Embedding distance of the decoded text to the snapshot. */
+  e2tDistance: number;
+  /** PNG of the candidate's regeneration. */
+  png?: Buffer;
+}
+
+export interface InvertResult {
+  initialPrompt: string;
+  prompt: string;
+  candidates: Candidate[];
+  /** Objective loss per completed iteration. */
+  loss: number[];
+  iterations: number;
+  seconds: number;
+  objective: InvertSettings['objective'];
+  rankedBy: 'clip' | 'pixel-mse';
+  width: number;
+  height: number;
+  /** Set when the run ended early (cancelled, non-finite loss); the result is the best so far. */
+  stopped?: 'cancelled' | 'non-finite';
+  message?: string;
+}
+
+/** Scores a regenerated image against the target (higher = more similar). */
+export interface ImageScorer {
+  readonly name: 'clip';
+  score(image: TargetImage, target: TargetImage): Promise<number>;
+}
+
+export interface InvertOptions {
+  settings: InvertSettings;
+  init: InitSpec;
+  /** CLIP image similarity for ranking; without it candidates are ranked by pixel MSE. */
+  scorer?: ImageScorer;
+  /** Custom decoder (default: the training-free HotFlip decoder on the model's text encoder). */
+  e2t?: EmbeddingToText;
+  signal?: AbortSignal;
+  onProgress?: (e: InvertProgress) => void;
+}
+
+function mse(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return s / a.length;
+}
+
+function randomWords(words: readonly { word: string }[], count: number, seed: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const [r] = philox4x32([i, 0, 0, 0], [seed >>> 0, 0x5eed]);
+    out.push(words[r! % words.length]!.word);
+  }
+  return out.join(' ');
+}
+
+/**
+ * Invert one image.
+ * @param target CHW [-1,1]; width and height must be multiples of the VAE factor (8) and ≥ 64
+ * @throws EngineError for bad input; cancellation during refinement returns the best result so
+ *   far (with `stopped: 'cancelled'`), cancellation before refinement throws CancelledError
+ */
+export async function invert(m: InversionModels, target: TargetImage, o: InvertOptions): Promise<InvertResult> {
+  const s = o.settings;
+  const started = performance.now();
+  const emit = (e: InvertProgress) => o.onProgress?.(e);
+  if (target.width < 64 || target.height < 64) {
+    throw new EngineError('IMAGE', `the image is ${target.width}×${target.height}; inversion needs at least 64×64 pixels`);
+  }
+  if (target.width % m.vaeFactor !== 0 || target.height % m.vaeFactor !== 0) {
+    throw new EngineError('INVALID_ARGUMENT', `inversion size ${target.width}×${target.height} must be a multiple of ${m.vaeFactor}`);
+  }
+
+  // 1. Initial text.
+  let initialPrompt: string;
+  if (o.init.kind === 'text') {
+    initialPrompt = o.init.text.trim();
+    if (!initialPrompt) throw new EngineError('INVALID_ARGUMENT', 'the initial text is empty');
+  } else if (o.init.kind === 'caption') {
+    emit({ phase: 'captioning' });
+    initialPrompt = await captionImage(
+      { data: chwToRgbBytes(target.data, target.width, target.height), width: target.width, height: target.height },
+      { cacheDir: o.init.cacheDir, ...(o.init.captioner ? { captioner: o.init.captioner } : {}), ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}), ...(o.init.device ? { device: o.init.device } : {}), ...(o.signal ? { signal: o.signal } : {}) },
+    );
+  } else {
+    initialPrompt = randomWords(wordTokens(m.tokenizer), o.init.words ?? 8, s.seed);
+  }
+  throwIfAborted(o.signal);
+
+  // 2. Encode.
+  emit({ phase: 'encoding', message: initialPrompt });
+  const { embedding: c0, length } = await m.encodePrompt(initialPrompt);
+  const { embedding: uncond } = await m.encodePrompt('');
+  const renderer = await createRenderer(m, { width: target.width, height: target.height, steps: s.steps, scheduler: s.scheduler, guidance: s.guidance, seed: s.seed, uncond });
+  let objective: Objective & { release(): Promise<void> };
+  const releases: (() => Promise<void>)[] = [() => renderer.release()];
+  try {
+    if (s.objective === 'pixel') {
+      objective = await createSamplerObjective(m, renderer, { kind: 'pixel', target: target.data });
+    } else {
+      if (!m.encodeLatent) throw new EngineError('MODEL_FOLDER', `the ${s.objective} objective needs a VAE encoder (vae_encoder/model.onnx) in the model folder`);
+      const targetLatent = await m.encodeLatent(target);
+      objective =
+        s.objective === 'latent'
+          ? await createSamplerObjective(m, renderer, { kind: 'latent', target: targetLatent })
+          : await createDenoiseObjective(m, { targetLatent, width: target.width, height: target.height, seed: s.seed });
+    }
+    releases.push(() => objective.release());
+
+    // 3. Refine.
+    const refined: RefineResult = await refine(c0, objective, {
+      iterations: s.iterations,
+      optimiser: createOptimiser(s.optimiser, c0.length),
+      lr: cyclicLr({ base: s.lrBase, max: s.lrMax, stepsUp: s.lrStepsUp, stepsDown: s.lrStepsDown }),
+      mask: positionMask(m.tokens, m.dim, length, s.includePadding),
+      snapshotEvery: s.snapshotEvery,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (e) => emit({ phase: 'refining', iteration: e.iteration, total: e.total, loss: e.loss, bestLoss: e.bestLoss, lr: e.lr, etaSeconds: e.etaSeconds }),
+      onIteration: async (it, c) => {
+        if (s.previewEvery > 0 && it % s.previewEvery === 0 && o.onProgress) {
+          const img = await renderer.render(c);
+          emit({ phase: 'refining', iteration: it, total: s.iterations, previewPng: await imageToPng(img, target.width, target.height) });
+        }
+      },
+    });
+    if (refined.snapshots.length === 0) {
+      throw new CancelledError('cancelled before the first iteration finished');
+    }
+
+    // 4. Decode each snapshot; cancellation from here on keeps what is decoded so far.
+    emit({ phase: 'decoding', total: refined.snapshots.length });
+    let oracle: Awaited<ReturnType<typeof createTextEncoderOracle>> | undefined;
+    let e2t = o.e2t;
+    if (!e2t) {
+      oracle = await createTextEncoderOracle(m.textEncoder, m.tokenizer, m.sessionOptions ? { sessionOptions: m.sessionOptions } : {});
+      releases.push(() => oracle!.release());
+      e2t = new HotFlipDecoder(oracle);
+    }
+    const decoded: { prompt: string; iteration: number; loss: number; e2tDistance: number }[] = [];
+    let hypothesis = initialPrompt;
+    for (const [k, snap] of refined.snapshots.entries()) {
+      if (o.signal?.aborted && decoded.length > 0) break;
+      const d = await e2t.decode(
+        { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
+        { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds },
+      );
+      hypothesis = d.text;
+      decoded.push({ prompt: d.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: d.distance });
+      emit({ phase: 'decoding', iteration: k + 1, total: refined.snapshots.length, message: d.text });
+    }
+
+    // 5. Rank: regenerate each distinct prompt (the initial one competes too).
+    const unique = new Map<string, (typeof decoded)[number]>();
+    unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
+    for (const d of decoded) if (!unique.has(d.prompt) || d.iteration > 0) unique.set(d.prompt, d);
+    const candidates: Candidate[] = [];
+    let index = 0;
+    for (const d of unique.values()) {
+      if (o.signal?.aborted && candidates.length > 0) break;
+      emit({ phase: 'ranking', iteration: ++index, total: unique.size, message: d.prompt });
+      const { embedding } = await m.encodePrompt(d.prompt);
+      const img = await renderer.render(embedding, { steps: s.rankSteps });
+      const regenerated = { data: img, width: target.width, height: target.height };
+      const score = o.scorer ? await o.scorer.score(regenerated, target) : -mse(img, target.data);
+      candidates.push({ ...d, score, png: await imageToPng(img, target.width, target.height) });
+    }
+    candidates.sort((a, b) => b.score - a.score);
+    emit({ phase: 'done' });
+    return {
+      initialPrompt,
+      prompt: candidates[0]!.prompt,
+      candidates,
+      loss: refined.losses,
+      iterations: refined.iterations,
+      seconds: (performance.now() - started) / 1000,
+      objective: s.objective,
+      rankedBy: o.scorer ? 'clip' : 'pixel-mse',
+      width: target.width,
+      height: target.height,
+      ...(refined.stopped ? { stopped: refined.stopped } : o.signal?.aborted ? { stopped: 'cancelled' as const } : {}),
+      ...(refined.message ? { message: refined.message } : {}),
+    };
+  } finally {
+    for (const r of releases.reverse()) await r().catch(() => undefined);
+  }
+}

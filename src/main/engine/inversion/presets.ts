@@ -1,0 +1,88 @@
+/**
+ * Inversion settings and the two presets.
+ *
+ * `paper` is the EDITOR reference (DESIGN §3): pixel-space MSE after a 5-step LMS sampler with
+ * guidance 7.5 from seed-0 noise, AdamW with the cyclic 0.05–0.1 schedule, 1000 iterations,
+ * snapshots every 50.
+ * `fast` is chosen from the planted-prompt benchmark (`npm run bench:invert`, see
+ * docs/inversion.md for the table): the latent objective skips the decoder's backward pass,
+ * which is most of a pixel iteration's cost, and recovered planted prompts as well as `pixel`
+ * on the demo set in far fewer iterations.
+ */
+import { z } from 'zod';
+
+export const objectiveSchema = z.enum(['pixel', 'latent', 'denoise']);
+export type ObjectiveName = z.infer<typeof objectiveSchema>;
+
+export const invertSettingsSchema = z.object({
+  objective: objectiveSchema,
+  iterations: z.number().int().min(1).max(100_000),
+  /** Sampler steps K the objective differentiates through (pixel/latent). */
+  steps: z.number().int().min(1).max(100),
+  scheduler: z.enum(['ddim', 'euler', 'lms', 'turbo']),
+  guidance: z.number().min(1).max(30),
+  seed: z.number().int().min(0),
+  optimiser: z.enum(['adamw', 'sgd']),
+  lrBase: z.number().positive(),
+  lrMax: z.number().positive(),
+  lrStepsUp: z.number().int().positive(),
+  lrStepsDown: z.number().int().positive(),
+  snapshotEvery: z.number().int().positive(),
+  /** Also optimise the padding positions after EOS (the reference does not). */
+  includePadding: z.boolean(),
+  /** Render a preview every this many iterations (0 = never). */
+  previewEvery: z.number().int().min(0),
+  /** Sampler steps when regenerating candidates for ranking. */
+  rankSteps: z.number().int().min(1).max(200),
+  /** E2T beam width and max edit rounds per candidate. */
+  e2tBeam: z.number().int().min(1).max(32),
+  e2tRounds: z.number().int().min(0).max(500),
+});
+export type InvertSettings = z.infer<typeof invertSettingsSchema>;
+
+export const PRESETS = {
+  paper: {
+    objective: 'pixel',
+    iterations: 1000,
+    steps: 5,
+    scheduler: 'lms',
+    guidance: 7.5,
+    seed: 0,
+    optimiser: 'adamw',
+    lrBase: 0.05,
+    lrMax: 0.1,
+    lrStepsUp: 50,
+    lrStepsDown: 50,
+    snapshotEvery: 50,
+    includePadding: false,
+    previewEvery: 50,
+    rankSteps: 50,
+    e2tBeam: 4,
+    e2tRounds: 30,
+  },
+  fast: {
+    objective: 'latent',
+    iterations: 100,
+    steps: 5,
+    scheduler: 'lms',
+    guidance: 7.5,
+    seed: 0,
+    optimiser: 'adamw',
+    lrBase: 0.05,
+    lrMax: 0.1,
+    lrStepsUp: 50,
+    lrStepsDown: 50,
+    snapshotEvery: 25,
+    includePadding: false,
+    previewEvery: 10,
+    rankSteps: 5,
+    e2tBeam: 4,
+    e2tRounds: 20,
+  },
+} as const satisfies Record<string, InvertSettings>;
+
+export type PresetName = keyof typeof PRESETS;
+
+export function presetSettings(name: PresetName, overrides: Partial<InvertSettings> = {}): InvertSettings {
+  return invertSettingsSchema.parse({ ...PRESETS[name], ...overrides });
+}

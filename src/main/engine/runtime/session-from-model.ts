@@ -1,0 +1,16 @@
+/**
+ * Open an in-memory (edited) model in onnxruntime: bytes when it is self-contained, a
+ * temporary file next to its external weights otherwise (see serializeForSession).
+ */
+import * as ort from 'onnxruntime-node';
+import type { Model } from '../onnx/ir.js';
+import { serializeForSession } from '../onnx/model-io.js';
+
+export async function sessionFromModel(model: Model, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+  const file = await serializeForSession(model);
+  try {
+    return file.path !== undefined ? await ort.InferenceSession.create(file.path, options) : await ort.InferenceSession.create(file.bytes!, options);
+  } finally {
+    await file.dispose();
+  }
+}
