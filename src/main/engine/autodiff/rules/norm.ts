@@ -1,0 +1,177 @@
+/**
+ * Gradient rules for InstanceNormalization, GroupNormalization and LayerNormalization.
+ *
+ * All three normalise x over a set of axes R (n elements) and then apply an affine map:
+ *   xhat = (x - mean_R(x)) * rstd,  rstd = 1 / sqrt(var_R(x) + eps),  y = xhat * scale + bias.
+ * With dxhat = g * scale the closed-form input gradient is
+ *   dx = rstd * (dxhat - mean_R(dxhat) - xhat * mean_R(dxhat * xhat)),
+ * dscale = sum(g * xhat) and dbias = sum(g) over the axes scale/bias are broadcast along.
+ * The statistics are recomputed from x (the forward's are not graph values).
+ *
+ * fp16 activations are upcast to float32 for the statistics and the gradient (what the ops'
+ * `stash_type` does in the forward) and the gradients are cast back to the activation type.
+ */
+import { attrFloat, attrInt } from '../../onnx/ir.js';
+import { DataType } from '../../onnx/dtype.js';
+import { EngineError } from '../../errors.js';
+import type { GradContext, GradRule } from '../rule.js';
+import { normAxis, numel, reduceSum, reshapeTo, sameShape, scalarConst, unbroadcast } from '../broadcast.js';
+
+/** The dtype the statistics are computed in for activations of `dtype`. */
+function computeType(dtype: DataType): DataType {
+  return dtype === DataType.FLOAT16 || dtype === DataType.BFLOAT16 ? DataType.FLOAT : dtype;
+}
+
+function castTo(ctx: GradContext, x: string, from: DataType, to: DataType): string {
+  return from === to ? x : ctx.b.cast(x, to);
+}
+
+interface Normalised {
+  /** (x - mean) * rstd, in the compute type, shape of x. */
+  xhat: string;
+  /** 1/sqrt(var + eps) with the reduced axes kept (size 1). */
+  rstd: string;
+}
+
+/** Recompute the normalisation of `x` (already in compute type `ct`) over `axes`. */
+function normalise(ctx: GradContext, x: string, axes: number[], eps: number, ct: DataType): Normalised {
+  const mean = ctx.b.reduce('ReduceMean', x, axes, true);
+  const d = ctx.b.op('Sub', [x, mean]);
+  const v = ctx.b.reduce('ReduceMean', ctx.b.op('Mul', [d, d]), axes, true);
+  const rstd = ctx.b.op('Reciprocal', [ctx.b.op('Sqrt', [ctx.b.op('Add', [v, scalarConst(ctx, eps, ct)])])]);
+  return { xhat: ctx.b.op('Mul', [d, rstd]), rstd };
+}
+
+/** dx from dxhat = g * scale for a normalisation over `axes`. */
+function inputGrad(ctx: GradContext, dxhat: string, n: Normalised, axes: number[]): string {
+  const m1 = ctx.b.reduce('ReduceMean', dxhat, axes, true);
+  const m2 = ctx.b.reduce('ReduceMean', ctx.b.op('Mul', [dxhat, n.xhat]), axes, true);
+  const inner = ctx.b.op('Sub', [ctx.b.op('Sub', [dxhat, m1]), ctx.b.op('Mul', [n.xhat, m2])]);
+  return ctx.b.op('Mul', [inner, n.rstd]);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+const instanceNorm: GradRule = (ctx, [g]) => {
+  const [xName, sName] = ctx.node.inputs as [string, string, string];
+  const out: (string | undefined)[] = [undefined, undefined, undefined];
+  if (!g) return out;
+  const xS = ctx.shapeOf(xName);
+  if (xS.length < 3) throw new EngineError('INVALID_MODEL', `InstanceNormalization node '${ctx.node.name}' needs an input of rank >= 3`);
+  const dt = ctx.dtypeOf(xName);
+  const ct = computeType(dt);
+  const C = xS[1]!;
+  const spatial = range(2, xS.length);
+  const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
+  const x = castTo(ctx, xName, dt, ct);
+  const gc = castTo(ctx, g, dt, ct);
+  const n = normalise(ctx, x, spatial, eps, ct);
+  if (ctx.needsGrad(0)) {
+    const s = reshapeTo(ctx, castTo(ctx, sName, dt, ct), [C, ...spatial.map(() => 1)]);
+    out[0] = castTo(ctx, inputGrad(ctx, ctx.b.op('Mul', [gc, s]), n, spatial), ct, dt);
+  }
+  if (ctx.needsGrad(1)) out[1] = castTo(ctx, reduceSum(ctx, ctx.b.op('Mul', [gc, n.xhat]), [0, ...spatial], false), ct, dt);
+  if (ctx.needsGrad(2)) out[2] = castTo(ctx, reduceSum(ctx, gc, [0, ...spatial], false), ct, dt);
+  return out;
+};
+
+const groupNorm: GradRule = (ctx, [g]) => {
+  const [xName, sName] = ctx.node.inputs as [string, string, string];
+  const out: (string | undefined)[] = [undefined, undefined, undefined];
+  if (!g) return out;
+  const where = `GroupNormalization node '${ctx.node.name}'`;
+  const xS = ctx.shapeOf(xName);
+  if (xS.length < 2) throw new EngineError('INVALID_MODEL', `${where} needs an input of rank >= 2`);
+  const N = xS[0]!;
+  const C = xS[1]!;
+  const G = attrInt(ctx.node, 'num_groups');
+  if (G === undefined || G <= 0 || C % G !== 0) throw new EngineError('INVALID_MODEL', `${where}: num_groups ${G} does not divide ${C} channels`);
+  const Cg = C / G;
+  const S = numel(xS.slice(2));
+  // Opset 18 scales each group ([G]); opset 21 fixed the op to scale each channel ([C]).
+  const perChannel = ctx.opset >= 21;
+  const paramShape = [perChannel ? C : G];
+  const sS = ctx.shapeOf(sName);
+  if (!sameShape(sS, paramShape)) {
+    throw new EngineError('INVALID_MODEL', `${where}: scale has shape [${sS.join(',')}], expected [${paramShape.join(',')}] at opset ${ctx.opset}`);
+  }
+  const dt = ctx.dtypeOf(xName);
+  const ct = computeType(dt);
+  const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
+  // Work on [N, G, C/G, S]: statistics over axes 2 and 3.
+  const shape4 = [N, G, Cg, S];
+  const axes = [2, 3];
+  const x = reshapeTo(ctx, castTo(ctx, xName, dt, ct), shape4);
+  const gc = reshapeTo(ctx, castTo(ctx, g, dt, ct), shape4);
+  const n = normalise(ctx, x, axes, eps, ct);
+  if (ctx.needsGrad(0)) {
+    const s = reshapeTo(ctx, castTo(ctx, sName, dt, ct), perChannel ? [G, Cg, 1] : [G, 1, 1]);
+    const dx = inputGrad(ctx, ctx.b.op('Mul', [gc, s]), n, axes);
+    out[0] = castTo(ctx, reshapeTo(ctx, dx, xS), ct, dt);
+  }
+  const paramAxes = perChannel ? [0, 3] : [0, 2, 3];
+  if (ctx.needsGrad(1)) {
+    const d = reduceSum(ctx, ctx.b.op('Mul', [gc, n.xhat]), paramAxes, false);
+    out[1] = castTo(ctx, perChannel ? reshapeTo(ctx, d, paramShape) : d, ct, dt);
+  }
+  if (ctx.needsGrad(2)) {
+    const d = reduceSum(ctx, gc, paramAxes, false);
+    out[2] = castTo(ctx, perChannel ? reshapeTo(ctx, d, paramShape) : d, ct, dt);
+  }
+  return out;
+};
+
+const layerNorm: GradRule = (ctx, [g, gMean, gInvStd]) => {
+  const [xName, sName, bName] = ctx.node.inputs as [string, string, string | undefined];
+  const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
+  if (!g && !gMean && !gInvStd) return out;
+  const xS = ctx.shapeOf(xName);
+  const axis = normAxis(attrInt(ctx.node, 'axis', -1), xS.length);
+  const axes = range(axis, xS.length);
+  const count = numel(xS.slice(axis));
+  const dt = ctx.dtypeOf(xName);
+  const ct = computeType(dt);
+  const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
+  const x = castTo(ctx, xName, dt, ct);
+  const n = normalise(ctx, x, axes, eps, ct);
+  const gc = g ? castTo(ctx, g, dt, ct) : undefined;
+
+  if (ctx.needsGrad(0)) {
+    const parts: string[] = [];
+    if (gc) {
+      const s = castTo(ctx, sName, ctx.dtypeOf(sName), ct);
+      parts.push(inputGrad(ctx, ctx.b.op('Mul', [gc, s]), n, axes));
+    }
+    // Mean and InvStdDev are outputs too (rarely consumed); their cotangents flow into x as well.
+    if (gMean) {
+      const gm = castTo(ctx, gMean, ctx.dtypeOf(gMean), ct);
+      parts.push(ctx.b.op('Mul', [gm, scalarConst(ctx, 1 / count, ct)]));
+    }
+    if (gInvStd) {
+      // d rstd / dx = -rstd^2 * xhat / n
+      const gi = castTo(ctx, gInvStd, ctx.dtypeOf(gInvStd), ct);
+      const coef = ctx.b.op('Mul', [ctx.b.op('Mul', [gi, ctx.b.op('Mul', [n.rstd, n.rstd])]), scalarConst(ctx, -1 / count, ct)]);
+      parts.push(ctx.b.op('Mul', [n.xhat, coef]));
+    }
+    let dx = parts[0]!;
+    for (const p of parts.slice(1)) dx = ctx.b.op('Add', [dx, p]);
+    if (!gc) dx = ctx.b.op('Expand', [dx, ctx.b.int64s(xS, 'shape')]);
+    out[0] = castTo(ctx, dx, ct, dt);
+  }
+  if (gc && ctx.needsGrad(1)) {
+    const sS = ctx.shapeOf(sName);
+    out[1] = castTo(ctx, unbroadcast(ctx, ctx.b.op('Mul', [gc, n.xhat]), xS, sS), ct, ctx.dtypeOf(sName));
+  }
+  if (gc && bName && ctx.needsGrad(2)) {
+    out[2] = castTo(ctx, unbroadcast(ctx, gc, xS, ctx.shapeOf(bName)), ct, ctx.dtypeOf(bName));
+  }
+  return out;
+};
+
+export const rules: Record<string, GradRule> = {
+  InstanceNormalization: instanceNorm,
+  GroupNormalization: groupNorm,
+  LayerNormalization: layerNorm,
+};
