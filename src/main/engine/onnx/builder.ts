@@ -41,6 +41,15 @@ export function toAttribute(v: AttrInput): Attribute {
   throw new Error(`unsupported attribute value ${String(v)}`);
 }
 
+const I64_MAX = (1n << 63n) - 1n;
+const I64_MIN = -(1n << 63n);
+
+/** JS number/bigint -> int64, clamping: 2**63 (how INT64_MAX reads as a double) must not wrap to INT64_MIN. */
+function toInt64(x: number | bigint): bigint {
+  const b = typeof x === 'bigint' ? x : BigInt(Math.trunc(x));
+  return b > I64_MAX ? I64_MAX : b < I64_MIN ? I64_MIN : b;
+}
+
 /** Build a constant tensor from JS values. fp16 takes float values and stores half bits. */
 export function makeTensor(name: string, dtype: DataType, dims: number[], values: ArrayLike<number> | ArrayLike<bigint> | NumericArray): Tensor {
   let arr: NumericArray;
@@ -48,7 +57,7 @@ export function makeTensor(name: string, dtype: DataType, dims: number[], values
     case DataType.FLOAT: arr = Float32Array.from(values as ArrayLike<number>); break;
     case DataType.DOUBLE: arr = Float64Array.from(values as ArrayLike<number>); break;
     case DataType.FLOAT16: arr = values instanceof Uint16Array ? values : float32ToHalfArray(values as ArrayLike<number>); break;
-    case DataType.INT64: arr = BigInt64Array.from(values as ArrayLike<number | bigint>, (x) => BigInt(x)); break;
+    case DataType.INT64: arr = BigInt64Array.from(values as ArrayLike<number | bigint>, toInt64); break;
     case DataType.INT32: arr = Int32Array.from(values as ArrayLike<number>); break;
     case DataType.INT8: arr = Int8Array.from(values as ArrayLike<number>); break;
     case DataType.UINT8: case DataType.BOOL: arr = Uint8Array.from(values as ArrayLike<number>, (x) => Number(x)); break;

@@ -85,7 +85,8 @@ export type NumericArray =
 export function viewRaw(dtype: DataType, raw: Uint8Array): NumericArray {
   const size = bytesPerElement(dtype);
   let bytes = raw;
-  if (raw.byteOffset % size !== 0) bytes = raw.slice();
+  // new Uint8Array(x) copies; Buffer#slice would return an (unaligned) view.
+  if (raw.byteOffset % size !== 0) bytes = new Uint8Array(raw);
   const n = bytes.byteLength / size;
   const { buffer, byteOffset } = bytes;
   switch (dtype) {
