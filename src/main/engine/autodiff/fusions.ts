@@ -1,0 +1,142 @@
+/**
+ * Multi-node gradient rules the transform applies before the per-op rules (attention cores,
+ * SiLU / quick-GELU). Each matches from the LAST node of its pattern (the first one the reverse
+ * sweep reaches), claims the pattern's nodes and contributes gradients to the pattern's inputs.
+ *
+ * Attention core: O = MatMul(P, V) with P = Softmax(S) over the last axis and P used nowhere
+ * else. The per-op rules would compute dS = P * (dP - rowsum(dP * P)), three passes over the
+ * [.., M, N] attention matrix plus a reduction over it. Since rowsum(dP * P) = rowsum(dO * O)
+ * (dP = dO V^T, O = P V), the row sums come from the much smaller [.., M, Dv] tensors (the
+ * identity memory-efficient attention kernels use). The subtraction is folded into the product
+ * that makes dP, by appending -rowsum to dO and a column of ones to V:
+ *   dP - rowsum = [dO, -rowsum] @ [V, 1]^T,    dS = P * (dP - rowsum),
+ * so the attention matrix is written once (the product) and read-modified once (the Mul),
+ * against four passes and a reduction for the per-op rules.
+ */
+import { attrInt, isDefaultDomain, type Node } from '../onnx/ir.js';
+import type { GradContext } from './rule.js';
+import { getRule } from './registry.js';
+import { makeTensor } from '../onnx/builder.js';
+import { constFloats, int64Const, numel, reduceSum, reshapeTo, sameShape, scalarConst } from './broadcast.js';
+
+export interface FusionEnv {
+  /** The node producing a value (undefined for inputs/initializers). */
+  producer(name: string): Node | undefined;
+  /** Number of nodes reading a value, plus 1 if it is a graph output. */
+  uses(name: string): number;
+  /** Whether a value is on the wrt -> output path. */
+  onPath(name: string): boolean;
+}
+
+export interface FusionResult {
+  /** Forward nodes whose gradient this fusion produced (skip them later). */
+  handled: Node[];
+  /** Gradient contributions: value name -> gradient (shape/dtype of the value). */
+  grads: [string, string][];
+}
+
+function swapLast2(r: number): number[] {
+  const p = Array.from({ length: r }, (_x, i) => i);
+  p[r - 2] = r - 1;
+  p[r - 1] = r - 2;
+  return p;
+}
+
+/** Whether a Softmax node normalises exactly over the last axis of its input. */
+function softmaxOverLastAxis(ctx: Pick<GradContext, 'opset' | 'shapeOf'>, sm: Node): boolean {
+  const rank = ctx.shapeOf(sm.inputs[0]!).length;
+  const legacy = ctx.opset < 13;
+  let axis = attrInt(sm, 'axis', legacy ? 1 : -1);
+  if (axis < 0) axis += rank;
+  return axis === rank - 1;
+}
+
+/**
+ * Softmax -> MatMul attention core. Call with the MatMul node and a GradContext for it.
+ * @returns undefined when the pattern does not apply (the caller falls back to per-op rules)
+ */
+export function attentionCore(ctx: GradContext, env: FusionEnv, gO: string): FusionResult | undefined {
+  const mm = ctx.node;
+  if (mm.opType !== 'MatMul' || !isDefaultDomain(mm.domain)) return undefined;
+  const [p, v] = mm.inputs as [string, string];
+  const sm = env.producer(p);
+  if (!sm || sm.opType !== 'Softmax' || !isDefaultDomain(sm.domain)) return undefined;
+  if (!env.onPath(p) || env.uses(p) !== 1 || p === v) return undefined;
+  const s = sm.inputs[0]!;
+  const o = mm.outputs[0]!;
+  const pS = ctx.shapeOf(p);
+  const vS = ctx.shapeOf(v);
+  const oS = ctx.shapeOf(o);
+  // P must not be broadcast by the MatMul (else dP is a batch sum and the row-sum identity breaks).
+  if (pS.length < 2 || vS.length < 2 || !sameShape(pS.slice(0, -2), oS.slice(0, -2))) return undefined;
+  if (!softmaxOverLastAxis(ctx, sm)) return undefined;
+  const matmul = getRule('MatMul')!;
+  const grads: [string, string][] = [];
+  if (ctx.needsGrad(1)) {
+    // dV = P^T dO from the MatMul rule itself (same emission as the unfused path)
+    const vOnly: GradContext = { ...ctx, needsGrad: (i) => i === 1 && ctx.needsGrad(1) };
+    const [, dV] = matmul(vOnly, [gO]);
+    if (dV) grads.push([v, dV]);
+  }
+  if (env.onPath(s)) {
+    // dP - rowsum(dO*O) in ONE product: [dO, -rowsum] @ [V, 1]^T, so the subtraction never
+    // makes a pass over the [.., M, N] matrix; then dS = P * (that).
+    const dt = ctx.dtypeOf(o);
+    const rows = ctx.b.op('Neg', [reduceSum(ctx, ctx.b.op('Mul', [gO, o]), [oS.length - 1], true)]); // [.., M, 1]
+    const gAug = ctx.b.op('Concat', [gO, rows], { axis: -1 }); // [.., M, Dv+1]
+    const onesShape = [...vS.slice(0, -1), 1];
+    const ones = ctx.b.op('ConstantOfShape', [int64Const(ctx, onesShape, 'shape')], { value: makeTensor('value', dt, [1], [1]) });
+    const vAug = ctx.b.op('Concat', [v, ones], { axis: -1 }); // [.., N, Dv+1]
+    const dPc = ctx.b.op('MatMul', [gAug, ctx.b.transpose(vAug, swapLast2(vS.length))]); // [.., M, N]
+    grads.push([s, ctx.b.op('Mul', [p, dPc])]);
+  }
+  return { handled: [mm, sm], grads };
+}
+
+/**
+ * SiLU / quick-GELU: y = x * Sigmoid(a * x) (a = 1 for SiLU, 1.702 for CLIP's quick GELU), the
+ * sigmoid used only by this Mul. Per-op rules would read the sigmoid's output, which stops
+ * onnxruntime from fusing the forward pair into one kernel (QuickGelu) and costs six passes.
+ * Recomputing s = Sigmoid(a x) keeps the forward fusable, and with y available
+ *   dy/dx = s (1 + a x (1 - s)) = s (1 + a (x - y)),
+ * five passes in all.
+ */
+export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): FusionResult | undefined {
+  const mul = ctx.node;
+  if (mul.opType !== 'Mul' || !isDefaultDomain(mul.domain)) return undefined;
+  const [i0, i1] = mul.inputs as [string, string];
+  for (const [x, sgOut] of [[i0, i1], [i1, i0]] as const) {
+    const sg = env.producer(sgOut);
+    if (!sg || sg.opType !== 'Sigmoid' || !isDefaultDomain(sg.domain) || env.uses(sgOut) !== 1) continue;
+    const u = sg.inputs[0]!;
+    let alpha: number | undefined;
+    let scaleNode: Node | undefined;
+    if (u === x) alpha = 1;
+    else {
+      const m = env.producer(u);
+      if (!m || m.opType !== 'Mul' || !isDefaultDomain(m.domain) || env.uses(u) !== 1) continue;
+      const other = m.inputs[0] === x ? m.inputs[1]! : m.inputs[1] === x ? m.inputs[0]! : undefined;
+      const c = other !== undefined ? constFloats(ctx, other) : undefined;
+      if (!c || c.length !== 1) continue;
+      alpha = c[0]!;
+      scaleNode = m;
+    }
+    const y = mul.outputs[0]!;
+    const shape = ctx.shapeOf(y);
+    if (!sameShape(ctx.shapeOf(x), shape)) continue; // x must not be broadcast by the Mul
+    const dt = ctx.dtypeOf(y);
+    const handled = scaleNode ? [mul, sg, scaleNode] : [mul, sg];
+    if (!env.onPath(x)) return { handled, grads: [] };
+    const b = ctx.b;
+    // Sigmoid of a flattened view: the same values, but onnxruntime's common-subexpression pass
+    // cannot merge it with the forward Sigmoid (which would block the forward fusion again).
+    // Reshape is free (the output aliases its input).
+    const flat = reshapeTo(ctx, x, [numel(shape)]);
+    const s = reshapeTo(ctx, b.op('Sigmoid', [alpha === 1 ? flat : b.op('Mul', [flat, scalarConst(ctx, alpha, dt)])]), shape);
+    let t = b.op('Sub', [x, y]);
+    if (alpha !== 1) t = b.op('Mul', [t, scalarConst(ctx, alpha, dt)]);
+    const d = b.op('Mul', [s, b.op('Add', [t, scalarConst(ctx, 1, dt)])]);
+    return { handled, grads: [[x, b.op('Mul', [g, d])]] };
+  }
+  return undefined;
+}
