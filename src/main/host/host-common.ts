@@ -1,0 +1,32 @@
+/** Small pieces shared by the engine service (worker side) and the engine host (main side); no native deps. */
+import { ZodError } from 'zod';
+import { EngineError } from '../engine/errors.js';
+import type { ErrorInfo } from '../../shared/ipc/common.js';
+import type { JobRequestType, RequestOf } from '../../shared/ipc/requests.js';
+import { NotAvailableError } from './engine-adapter.js';
+
+export const STUDIO_VERSION = '0.1.0';
+
+/** Short human label of a job (prompt or file name). */
+export function jobLabel(r: RequestOf<JobRequestType>): string {
+  switch (r.type) {
+    case 'generate':
+      return r.prompt.slice(0, 200) || '(empty prompt)';
+    case 'invert':
+      return r.image.source === 'data' ? (r.image.name ?? 'uploaded image').slice(0, 200) : `library image ${r.image.id}`;
+    case 'downloadModel':
+      return `download ${r.id}`;
+    case 'importModel':
+      return `import ${r.path.slice(-180)}`;
+  }
+}
+
+/** Map anything thrown to a stable code and a message for the user. */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (e instanceof EngineError) return { code: e.code, message: e.message.slice(0, 4000) };
+  if (e instanceof NotAvailableError) return { code: e.code, message: e.message };
+  if (e instanceof ZodError) return { code: 'INVALID_ARGUMENT', message: e.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 4000) };
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' && /^[A-Z_]{2,64}$/.test(err.code) ? err.code : 'INTERNAL';
+  return { code, message: String(err?.message ?? e).slice(0, 4000) || 'unknown error' };
+}

@@ -1,0 +1,272 @@
+/**
+ * The EngineAdapter over the project's engine (src/main/engine). Each operation delegates to the
+ * engine module that owns it; this file only maps arguments and keeps loaded model sets warm
+ * (loading a set opens onnxruntime sessions, which is the slow part of a first generation).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ModelInfo } from '../../shared/ipc/models.js';
+import type { TokenizeResult } from '../../shared/ipc/requests.js';
+import type { Settings } from '../../shared/ipc/settings.js';
+import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/model-set.js';
+import { generate } from '../engine/diffusion/pipeline.js';
+import { loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
+import { CancelledError, EngineError } from '../engine/errors.js';
+import { loadImage } from '../engine/image/image-io.js';
+import { CAPTIONER_REPOS } from '../engine/inversion/captioner.js';
+import { inversionModelsFromSet } from '../engine/inversion/from-model-set.js';
+import type { InversionModels } from '../engine/inversion/inversion-models.js';
+import { invert, type InitSpec, type InvertResult } from '../engine/inversion/invert.js';
+import { presetSettings } from '../engine/inversion/presets.js';
+import { listModels, resolveCacheDir, type ModelListing } from '../engine/models/cache.js';
+import { downloadModel } from '../engine/models/downloader.js';
+import { importModelFolder } from '../engine/models/import.js';
+import { getManifest, loadManifests } from '../engine/models/manifests.js';
+import type { EngineAdapter, EngineProgress, GenerateOutput, GenerateSpec, InvertOutput, InvertSpec, RunOptions } from './engine-adapter.js';
+
+const KIND_MAP: Record<string, ModelInfo['kind']> = {
+  diffusion: 'diffusion',
+  captioner: 'captioner',
+  clip: 'clip',
+  lm: 'language-model',
+  e2t: 'e2t',
+};
+
+export function toModelInfo(m: ModelListing): ModelInfo {
+  return {
+    id: m.id,
+    name: (m.title || m.id).slice(0, 256),
+    kind: KIND_MAP[m.kind] ?? 'other',
+    source: m.source === 'generated' ? 'demo' : m.source === 'import' ? 'local' : 'hub',
+    installed: m.status === 'installed',
+    ...(m.expectedBytes !== undefined ? { sizeBytes: Math.round(m.expectedBytes) } : {}),
+    downloadedBytes: Math.round(m.bytesOnDisk),
+    path: m.path,
+    ...(m.hubRepo ? { description: `${m.hubRepo}${m.revision ? `@${m.revision.slice(0, 12)}` : ''}` } : {}),
+  };
+}
+
+/** Cache name for an imported folder: `local-<folder name>-<short hash of the path>`. */
+export function importName(folder: string): string {
+  const base = path.basename(path.resolve(folder)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 40) || 'model';
+  const hash = createHash('sha256').update(path.resolve(folder)).digest('hex').slice(0, 8);
+  return `local-${base}-${hash}`;
+}
+
+const GENERATE_PHASES: Record<string, string> = { encode: 'encoding', denoise: 'denoising', decode: 'decoding' };
+
+function mapInvertOutput(r: InvertResult, warnings: string[]): InvertOutput {
+  return {
+    prompt: r.prompt,
+    initialPrompt: r.initialPrompt,
+    candidates: [...r.candidates]
+      .sort((a, b) => b.score - a.score)
+      .map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, ...(c.png ? { png: c.png } : {}) })),
+    loss: r.loss,
+    iterations: r.iterations,
+    seconds: r.seconds,
+    objective: r.objective,
+    warnings: [...warnings, ...(r.stopped === 'non-finite' ? [r.message ?? 'the loss became NaN/Inf; stopped and kept the best result so far'] : [])],
+  };
+}
+
+export function createRealEngine(): EngineAdapter {
+  let settings: Settings | undefined;
+  const cacheDir = () => resolveCacheDir(settings?.cacheDir ?? undefined);
+  const provider = () => settings?.provider ?? 'auto';
+
+  // One warm model set (and its inversion graphs) at a time: they hold onnxruntime sessions and weights.
+  let loaded: { key: string; set: Promise<ModelSet>; inversion?: Promise<InversionModels> } | undefined;
+  const tokenizers = new Map<string, Promise<ClipTokenizer>>();
+
+  const modelSet = async (ref: string, opts: RunOptions): Promise<{ ms: ModelSet; entry: NonNullable<typeof loaded> }> => {
+    const key = `${ref}|${provider()}|${cacheDir()}`;
+    if (loaded?.key !== key) {
+      const old = loaded;
+      loaded = undefined;
+      if (old) await (await old.set.catch(() => undefined))?.release();
+      opts.onProgress?.({ phase: 'loading', step: 0, total: 1, message: `loading model set ${ref}` });
+      const set = loadModelSet(ref, {
+        provider: provider(),
+        cacheDir: cacheDir(),
+        onProgress: (e) => opts.onProgress?.({ phase: 'loading', step: e.step, total: e.total, message: e.message }),
+      });
+      loaded = { key, set };
+      set.catch(() => {
+        if (loaded?.set === set) loaded = undefined;
+      });
+    }
+    const entry = loaded!;
+    return { ms: await entry.set, entry };
+  };
+
+  const tokenizerFor = (ref: string): Promise<ClipTokenizer> => {
+    const key = `${ref}|${cacheDir()}`;
+    let t = tokenizers.get(key);
+    if (!t) {
+      t = resolveModelSetDir(ref, { cacheDir: cacheDir() }).then(({ dir }) => loadClipTokenizer(dir));
+      tokenizers.set(key, t);
+      t.catch(() => tokenizers.delete(key));
+    }
+    return t;
+  };
+
+  const engine: EngineAdapter = {
+    capabilities: ['generate', 'invert', 'tokenize', 'models'],
+    configure(s) {
+      settings = s;
+    },
+
+    async generate(spec: GenerateSpec, opts: RunOptions): Promise<GenerateOutput> {
+      const { ms } = await modelSet(spec.modelSet, opts);
+      const d = ms.defaults;
+      const res = await generate(
+        ms,
+        {
+          prompt: spec.prompt,
+          negativePrompt: spec.negativePrompt,
+          seed: spec.seed,
+          steps: spec.steps ?? d.steps,
+          scheduler: spec.scheduler ?? d.scheduler,
+          guidance: spec.guidance ?? d.guidance,
+          width: spec.width ?? d.width,
+          height: spec.height ?? d.height,
+        },
+        {
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          onProgress: (e) =>
+            opts.onProgress?.({ phase: GENERATE_PHASES[e.phase] ?? e.phase, step: e.step, total: e.total, ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}) }),
+        },
+      );
+      const p = res.params;
+      return {
+        png: res.png,
+        width: res.width,
+        height: res.height,
+        params: { steps: p.steps, scheduler: p.scheduler, guidance: p.guidance, width: p.width, height: p.height, model: spec.modelSet },
+        warnings: res.warnings,
+      };
+    },
+
+    async invert(spec: InvertSpec, opts: RunOptions): Promise<InvertOutput> {
+      const { ms, entry } = await modelSet(spec.modelSet, opts);
+      entry.inversion ??= inversionModelsFromSet(ms);
+      const models = await entry.inversion.catch((e) => {
+        entry.inversion = undefined;
+        throw e;
+      });
+      const size = models.defaultSize;
+      const target = await loadImage(spec.image, { width: size, height: size, fit: 'cover' });
+      const warnings: string[] = [];
+      let init: InitSpec;
+      if (spec.init?.trim()) init = { kind: 'text', text: spec.init };
+      else {
+        // Caption only with a captioner already in the cache: an inversion never starts a download.
+        const hubCache = cacheDir();
+        const repo = CAPTIONER_REPOS.florence2;
+        if (existsSync(path.join(hubCache, ...repo.split('/'), 'config.json'))) init = { kind: 'caption', cacheDir: hubCache, offline: true };
+        else {
+          init = { kind: 'random' };
+          warnings.push(`No captioner is installed (${repo}), so the inversion started from random words. Give a starting text, or install the captioner in the Models view.`);
+        }
+      }
+      const overrides = {
+        seed: spec.seed,
+        ...(spec.objective ? { objective: spec.objective } : {}),
+        ...(spec.iterations ? { iterations: spec.iterations } : {}),
+      };
+      const settingsForRun = presetSettings(spec.preset, overrides);
+      const onProgress = opts.onProgress;
+      const result = await invert(models, target, {
+        settings: settingsForRun,
+        init,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(onProgress
+          ? {
+              onProgress: (e) => {
+                if (e.phase === 'done') return;
+                const p: EngineProgress = { phase: e.phase, step: e.iteration ?? 0, total: e.total ?? (e.phase === 'refining' ? settingsForRun.iterations : 1) };
+                if (e.loss !== undefined) p.loss = e.loss;
+                if (e.lr !== undefined) p.lr = e.lr;
+                if (e.etaSeconds !== undefined) p.etaSeconds = e.etaSeconds;
+                if (e.previewPng) p.previewPng = e.previewPng;
+                if (e.message) p.message = e.message;
+                onProgress(p);
+              },
+            }
+          : {}),
+      });
+      const out = mapInvertOutput(result, warnings);
+      if (result.stopped === 'cancelled') throw new CancelledError('inversion cancelled; best result so far kept', out);
+      return out;
+    },
+
+    async tokenize(text: string, ref: string): Promise<TokenizeResult> {
+      const tok = await tokenizerFor(ref);
+      const ids = tok.tokenize(text);
+      const limit = tok.contextLength - 2;
+      const enc = tok.encode(text);
+      const src = text.normalize('NFC');
+      const droppedFrom = enc.truncated ? Math.max(0, src.trimEnd().length - enc.truncated.text.length) : null;
+      return {
+        tokens: ids.slice(0, 10_000).map((id) => ({ id, text: tok.decodeToken(id).slice(0, 256) })),
+        count: ids.length,
+        limit,
+        truncated: enc.truncated !== null,
+        droppedFrom,
+        droppedWords: (enc.truncated?.words ?? []).slice(0, 10_000).map((w) => w.slice(0, 256)),
+      };
+    },
+
+    async listModels() {
+      const listed = (await listModels(cacheDir(), await loadManifests())).map(toModelInfo);
+      if (!listed.some((m) => m.id === 'demo')) {
+        listed.unshift({ id: 'demo', name: 'Demo model set (tiny, generated locally)', kind: 'diffusion', source: 'demo', installed: true, description: 'generated on first use' });
+      }
+      return listed;
+    },
+
+    async downloadModel(id: string, { signal, onProgress }: RunOptions) {
+      const manifest = await getManifest(id);
+      const res = await downloadModel(manifest, cacheDir(), {
+        ...(signal ? { signal } : {}),
+        ...(settings?.offline ? { offline: true } : {}),
+        onProgress: (e) =>
+          onProgress?.({
+            phase: e.phase === 'verify' ? 'verifying' : 'downloading',
+            step: e.fileIndex,
+            total: e.fileCount,
+            bytes: e.bytes,
+            ...(e.total !== undefined ? { totalBytes: e.total } : {}),
+            bytesPerSecond: e.rate,
+            ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}),
+            message: e.file,
+          }),
+      });
+      const info = (await engine.listModels()).find((m) => m.id === res.id);
+      if (!info) throw new EngineError('DOWNLOAD', `model '${id}' was downloaded but is not listed`);
+      return info;
+    },
+
+    async importModel(folder: string, { signal, onProgress }: RunOptions) {
+      const res = await importModelFolder(folder, {
+        name: importName(folder),
+        cacheDir: cacheDir(),
+        manifests: await loadManifests(),
+        ...(signal ? { signal } : {}),
+        onProgress: (e) => onProgress?.({ phase: 'importing', step: e.files, total: e.totalFiles, bytes: e.bytes, totalBytes: e.totalBytes, message: e.phase }),
+      });
+      const info = (await engine.listModels()).find((m) => m.id === res.id);
+      if (!info) throw new EngineError('MODEL_FOLDER', `model folder ${folder} was imported but is not listed`);
+      return info;
+    },
+
+    async dispose() {
+      const old = loaded;
+      loaded = undefined;
+      if (old) await (await old.set.catch(() => undefined))?.release();
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,96 @@
+/**
+ * Jobs: long operations (generate, invert, model download/import) run one at a time in the engine
+ * process. A job request is answered at once with `{ jobId }`; everything after that arrives as
+ * job events (see events.ts), in this order:
+ *   job.queued -> job.started -> job.progress* -> (job.result | job.failed | job.cancelled)
+ */
+import { z } from 'zod';
+import { ErrorInfoSchema, IdSchema, PreviewDataUrlSchema, PromptSchema, TextSchema } from './common.js';
+import { CandidateSchema, LibraryItemSchema } from './library.js';
+import { MAX_CANDIDATES, MAX_ITERATIONS } from './limits.js';
+import { ModelInfoSchema } from './models.js';
+
+export const JobKindSchema = z.enum(['generate', 'invert', 'downloadModel', 'importModel']);
+export type JobKind = z.infer<typeof JobKindSchema>;
+
+/**
+ * Phases the engine reports. Free text on the wire (engines may add phases); these are the known ones:
+ * generate: loading, encoding, denoising, decoding, saving;
+ * invert: loading, captioning, encoding, refining, decoding, ranking, saving;
+ * downloads: downloading, verifying; import: importing.
+ */
+export const KNOWN_PHASES = [
+  'loading', 'encoding', 'denoising', 'decoding', 'saving',
+  'captioning', 'refining', 'ranking', 'downloading', 'verifying', 'importing',
+] as const;
+export type KnownPhase = (typeof KNOWN_PHASES)[number];
+
+export const JobProgressSchema = z.strictObject({
+  phase: z.string().min(1).max(64),
+  /** Steps done in this phase (0..total). */
+  step: z.number().int().min(0),
+  total: z.number().int().min(0),
+  /** Inversion: objective value at this iteration. */
+  loss: z.number().optional(),
+  /** Inversion: learning rate at this iteration. */
+  lr: z.number().optional(),
+  /** Estimated seconds until the job finishes. */
+  etaSeconds: z.number().min(0).optional(),
+  /** Current decoded image (inversion preview, generation intermediate) as a PNG data URL. */
+  previewPng: PreviewDataUrlSchema.optional(),
+  /** Downloads: bytes done / total, and rate in bytes per second. */
+  bytes: z.number().int().min(0).optional(),
+  totalBytes: z.number().int().min(0).optional(),
+  bytesPerSecond: z.number().min(0).optional(),
+  message: TextSchema.optional(),
+});
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
+export const GenerateResultSchema = z.strictObject({
+  kind: z.literal('generate'),
+  /** The saved image (library item of kind 'generation'). */
+  item: LibraryItemSchema,
+  seconds: z.number().min(0),
+  /** E.g. "prompt truncated to 77 tokens; dropped: ...". */
+  warnings: z.array(TextSchema).max(32),
+});
+export const InvertResultSchema = z.strictObject({
+  kind: z.literal('invert'),
+  /** The saved inversion (library item of kind 'inversion'). */
+  item: LibraryItemSchema,
+  prompt: PromptSchema,
+  initialPrompt: PromptSchema,
+  candidates: z.array(CandidateSchema).max(MAX_CANDIDATES),
+  loss: z.array(z.number()).max(MAX_ITERATIONS),
+  iterations: z.number().int().min(0),
+  seconds: z.number().min(0),
+  warnings: z.array(TextSchema).max(32),
+});
+export const ModelJobResultSchema = z.strictObject({
+  kind: z.enum(['downloadModel', 'importModel']),
+  model: ModelInfoSchema,
+});
+export const JobResultSchema = z.discriminatedUnion('kind', [
+  GenerateResultSchema,
+  InvertResultSchema,
+  ModelJobResultSchema,
+]);
+export type GenerateResult = z.infer<typeof GenerateResultSchema>;
+export type InvertResult = z.infer<typeof InvertResultSchema>;
+export type ModelJobResult = z.infer<typeof ModelJobResultSchema>;
+export type JobResult = z.infer<typeof JobResultSchema>;
+
+export const JobStateSchema = z.enum(['queued', 'running', 'done', 'failed', 'cancelled']);
+export type JobState = z.infer<typeof JobStateSchema>;
+
+/** Snapshot of a job, e.g. for a UI that (re)connects while jobs are running. */
+export const JobInfoSchema = z.strictObject({
+  jobId: IdSchema,
+  kind: JobKindSchema,
+  state: JobStateSchema,
+  /** Short human label (prompt or file name). */
+  label: TextSchema,
+  progress: JobProgressSchema.optional(),
+  error: ErrorInfoSchema.optional(),
+});
+export type JobInfo = z.infer<typeof JobInfoSchema>;

@@ -1,0 +1,30 @@
+/**
+ * Size limits of the IPC contract. Every string and array crossing a process or network boundary is
+ * bounded so a malformed or hostile message cannot make the engine allocate without limit.
+ */
+
+/** Largest image (decoded bytes) a request may carry: 50 MiB. */
+export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+/** Longest `data:` URL for an image of MAX_IMAGE_BYTES (base64 is 4 chars per 3 bytes, plus the header). */
+export const MAX_IMAGE_DATA_URL_CHARS = Math.ceil(MAX_IMAGE_BYTES / 3) * 4 + 64;
+/** Largest preview image (decoded bytes) in a progress event: 8 MiB. */
+export const MAX_PREVIEW_BYTES = 8 * 1024 * 1024;
+export const MAX_PREVIEW_DATA_URL_CHARS = Math.ceil(MAX_PREVIEW_BYTES / 3) * 4 + 64;
+/** Largest serialized message either side accepts (an image request plus slack for the envelope). */
+export const MAX_MESSAGE_CHARS = MAX_IMAGE_DATA_URL_CHARS + 256 * 1024;
+
+/** Prompts may exceed CLIP's 77 tokens (the token counter reports what is dropped), but not without bound. */
+export const MAX_PROMPT_CHARS = 4000;
+export const MAX_PATH_CHARS = 4096;
+export const MAX_NAME_CHARS = 256;
+export const MAX_MESSAGE_TEXT_CHARS = 4000;
+/** Ids (jobs, requests, library items, models): short, URL- and file-name-safe. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const MAX_LIST_ITEMS = 10_000;
+/** Loss curves: one number per iteration. */
+export const MAX_ITERATIONS = 10_000;
+export const MAX_CANDIDATES = 256;
+
+/** CLIP's context: 77 token positions including BOS and EOS, so 75 for the prompt itself. */
+export const CLIP_CONTEXT_LENGTH = 77;
+export const CLIP_MAX_PROMPT_TOKENS = CLIP_CONTEXT_LENGTH - 2;

@@ -1,0 +1,179 @@
+/**
+ * Requests a client (renderer via preload, or the browser via the web bridge) sends to the engine
+ * host, and the response each one gets. Every request is a strict object discriminated by `type`;
+ * unknown types or fields are rejected.
+ */
+import { z } from 'zod';
+import {
+  IdSchema,
+  ImageDataUrlSchema,
+  ImageSideSchema,
+  InversionObjectiveSchema,
+  InversionPresetSchema,
+  ModelSetRefSchema,
+  NameSchema,
+  PathSchema,
+  PromptSchema,
+  SchedulerSchema,
+  SeedSchema,
+} from './common.js';
+import { JobInfoSchema } from './jobs.js';
+import { LibraryItemSchema } from './library.js';
+import { MAX_LIST_ITEMS } from './limits.js';
+import { ModelInfoSchema } from './models.js';
+import { SettingsPatchSchema, SettingsSchema } from './settings.js';
+
+/** Image given to an inversion: uploaded bytes, or an image already in the library. */
+export const ImageInputSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('data'), dataUrl: ImageDataUrlSchema, name: NameSchema.optional() }),
+  z.strictObject({ source: z.literal('library'), id: IdSchema }),
+]);
+export type ImageInput = z.infer<typeof ImageInputSchema>;
+
+/** Fields left out take the values of `settings.defaults.generate` / `settings.modelSet`. */
+export const GenerateRequestSchema = z.strictObject({
+  type: z.literal('generate'),
+  prompt: PromptSchema,
+  negativePrompt: PromptSchema.optional(),
+  seed: SeedSchema.optional(),
+  steps: z.number().int().min(1).max(150).optional(),
+  scheduler: SchedulerSchema.optional(),
+  guidance: z.number().min(0).max(30).optional(),
+  width: ImageSideSchema.optional(),
+  height: ImageSideSchema.optional(),
+  modelSet: ModelSetRefSchema.optional(),
+});
+
+export const InvertRequestSchema = z.strictObject({
+  type: z.literal('invert'),
+  image: ImageInputSchema,
+  preset: InversionPresetSchema.optional(),
+  objective: InversionObjectiveSchema.optional(),
+  iterations: z.number().int().min(1).max(10_000).optional(),
+  /** Start from this text instead of a caption. */
+  init: PromptSchema.optional(),
+  seed: SeedSchema.optional(),
+  modelSet: ModelSetRefSchema.optional(),
+});
+
+export const CancelRequestSchema = z.strictObject({ type: z.literal('cancel'), jobId: IdSchema });
+export const ListJobsRequestSchema = z.strictObject({ type: z.literal('listJobs') });
+export const ListLibraryRequestSchema = z.strictObject({
+  type: z.literal('listLibrary'),
+  kind: z.enum(['generation', 'inversion']).optional(),
+  offset: z.number().int().min(0).max(1_000_000).optional(),
+  limit: z.number().int().min(1).max(MAX_LIST_ITEMS).optional(),
+});
+export const GetLibraryItemRequestSchema = z.strictObject({ type: z.literal('getLibraryItem'), id: IdSchema });
+export const DeleteLibraryItemRequestSchema = z.strictObject({ type: z.literal('deleteLibraryItem'), id: IdSchema });
+export const ListModelsRequestSchema = z.strictObject({ type: z.literal('listModels') });
+export const DownloadModelRequestSchema = z.strictObject({ type: z.literal('downloadModel'), id: IdSchema });
+/** Import a model folder from the machine running the engine (a path there, not an upload). */
+export const ImportModelRequestSchema = z.strictObject({ type: z.literal('importModel'), path: PathSchema });
+export const GetSettingsRequestSchema = z.strictObject({ type: z.literal('getSettings') });
+export const SetSettingsRequestSchema = z.strictObject({ type: z.literal('setSettings'), patch: SettingsPatchSchema });
+export const TokenizeRequestSchema = z.strictObject({
+  type: z.literal('tokenize'),
+  text: PromptSchema,
+  modelSet: ModelSetRefSchema.optional(),
+});
+export const GetStatusRequestSchema = z.strictObject({ type: z.literal('getStatus') });
+
+export const RequestSchema = z.discriminatedUnion('type', [
+  GenerateRequestSchema,
+  InvertRequestSchema,
+  CancelRequestSchema,
+  ListJobsRequestSchema,
+  ListLibraryRequestSchema,
+  GetLibraryItemRequestSchema,
+  DeleteLibraryItemRequestSchema,
+  ListModelsRequestSchema,
+  DownloadModelRequestSchema,
+  ImportModelRequestSchema,
+  GetSettingsRequestSchema,
+  SetSettingsRequestSchema,
+  TokenizeRequestSchema,
+  GetStatusRequestSchema,
+]);
+export type Request = z.infer<typeof RequestSchema>;
+export type RequestType = Request['type'];
+export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
+export const REQUEST_TYPES = RequestSchema.options.map((o) => o.shape.type.value) as RequestType[];
+
+/** Requests that start a job (answered with a JobAccepted). */
+export const JOB_REQUEST_TYPES = ['generate', 'invert', 'downloadModel', 'importModel'] as const;
+export type JobRequestType = (typeof JOB_REQUEST_TYPES)[number];
+export function isJobRequest(r: Request): r is RequestOf<JobRequestType> {
+  return (JOB_REQUEST_TYPES as readonly string[]).includes(r.type);
+}
+
+export const JobAcceptedSchema = z.strictObject({ jobId: IdSchema });
+
+export const TokenSchema = z.strictObject({
+  id: z.number().int().min(0),
+  /** The token's text (BPE piece with `</w>` stripped). */
+  text: z.string().max(256),
+  /** Character range [start, end) in the request text, when the tokenizer can map it. */
+  start: z.number().int().min(0).optional(),
+  end: z.number().int().min(0).optional(),
+});
+
+export const TokenizeResultSchema = z.strictObject({
+  /** Prompt tokens (without BOS/EOS), all of them, including those past the limit. */
+  tokens: z.array(TokenSchema).max(10_000),
+  /** Number of prompt tokens (tokens.length). */
+  count: z.number().int().min(0),
+  /** Prompt tokens the model sees: 75 for CLIP (77 minus BOS and EOS). */
+  limit: z.number().int().min(1),
+  truncated: z.boolean(),
+  /** Character offset in `text` where the dropped part starts (null when nothing is dropped). */
+  droppedFrom: z.number().int().min(0).nullable(),
+  /** The words the model will not see. */
+  droppedWords: z.array(z.string().max(256)).max(10_000),
+});
+export type TokenizeResult = z.infer<typeof TokenizeResultSchema>;
+
+export const EngineStateSchema = z.enum(['starting', 'ready', 'crashed', 'restarted', 'stopped']);
+export type EngineState = z.infer<typeof EngineStateSchema>;
+
+export const StatusResultSchema = z.strictObject({
+  engine: EngineStateSchema,
+  /** How many times the engine process was restarted after a crash. */
+  restarts: z.number().int().min(0),
+  transport: z.enum(['electron', 'web']),
+  version: z.string().max(64),
+  libraryDir: PathSchema,
+  jobs: z.array(JobInfoSchema).max(MAX_LIST_ITEMS),
+  /** Which engine parts are available in this build (e.g. 'generate', 'invert', 'models', 'tokenize'). */
+  capabilities: z.array(z.string().max(64)).max(64),
+});
+export type StatusResult = z.infer<typeof StatusResultSchema>;
+
+export const LibraryPageSchema = z.strictObject({
+  items: z.array(LibraryItemSchema).max(MAX_LIST_ITEMS),
+  total: z.number().int().min(0),
+});
+export type LibraryPage = z.infer<typeof LibraryPageSchema>;
+
+/** The response schema of each request type. */
+export const ResponseSchemas = {
+  generate: JobAcceptedSchema,
+  invert: JobAcceptedSchema,
+  downloadModel: JobAcceptedSchema,
+  importModel: JobAcceptedSchema,
+  cancel: z.strictObject({ cancelled: z.boolean() }),
+  listJobs: z.strictObject({ jobs: z.array(JobInfoSchema).max(MAX_LIST_ITEMS) }),
+  listLibrary: LibraryPageSchema,
+  getLibraryItem: LibraryItemSchema,
+  deleteLibraryItem: z.strictObject({ deleted: z.boolean() }),
+  listModels: z.strictObject({ models: z.array(ModelInfoSchema).max(MAX_LIST_ITEMS) }),
+  getSettings: SettingsSchema,
+  setSettings: SettingsSchema,
+  tokenize: TokenizeResultSchema,
+  getStatus: StatusResultSchema,
+} as const satisfies Record<RequestType, z.ZodType>;
+
+export type ResponseOf<T extends RequestType> = z.infer<(typeof ResponseSchemas)[T]>;
+/** The request object without its `type` tag: the argument of the convenience methods of StudioApi. */
+export type ParamsOf<T extends RequestType> = Omit<RequestOf<T>, 'type'>;
+
