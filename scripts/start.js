@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 // `npm start`: the desktop app (electron-vite builds main/preload/renderer, then starts Electron).
-// The Electron binary is fetched lazily by the `electron` package on first use; where it is missing
-// and cannot be downloaded, say so and offer the same UI in a browser (`inversion-studio serve`).
-//   npm start            desktop app (or the offer above)
+// The Electron binary is fetched on first start (Electron >= 42 downloads it lazily); where that
+// fails, the same studio opens in the browser through the web bridge (`inversion-studio serve`).
+//   npm start            desktop app (or the browser fallback above)
 //   npm start -- --web   browser UI right away
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,28 +40,31 @@ function run(cmd, cmdArgs) {
 
 const serve = () => run(process.execPath, [path.join(root, 'bin/inversion-studio.js'), 'serve', '--open', ...args.filter((a) => a !== '--web')]);
 
+/**
+ * Electron >= 42 fetches its binary on first use. Do that fetch here, visibly, so a failure
+ * (offline, proxy) ends in the browser fallback instead of a stack trace.
+ */
+async function fetchElectron() {
+  const installer = path.join(root, 'node_modules/electron/install.js');
+  if (!existsSync(installer)) return false;
+  console.error('Inversion Studio: downloading the Electron binary (first start only)...');
+  return (await run(process.execPath, [installer])) === 0 && electronBinary() !== undefined;
+}
+
 async function main() {
   if (args.includes('--web')) return serve();
-  if (electronBinary()) {
+  if (electronBinary() || (await fetchElectron())) {
     return run(process.execPath, [path.join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'preview', ...args]);
   }
   console.error(
     [
-      'Inversion Studio: the Electron binary is not installed (node_modules/electron/dist is missing).',
-      '',
-      '  - To get it, run `npx install-electron` (downloads Electron from GitHub; needs internet access),',
-      '    then `npm start` again.',
-      '  - Or use the same studio in your browser: `npx inversion-studio serve --open`',
-      '    (or `npm start -- --web`). It serves the UI on 127.0.0.1 only.',
+      'Inversion Studio: the Electron binary could not be installed (no internet access, a proxy, or a',
+      'Node.js older than Electron\'s installer needs: >= 22.12). Starting the same studio in your browser',
+      'instead (`inversion-studio serve --open`, 127.0.0.1 only). To get the desktop app later, run',
+      '`npx install-electron` where it can reach GitHub, then `npm start` again.',
     ].join('\n'),
   );
-  if (process.stdin.isTTY && process.stdout.isTTY) {
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    const answer = (await rl.question('\nStart the browser version now? [Y/n] ')).trim().toLowerCase();
-    rl.close();
-    if (answer === '' || answer === 'y' || answer === 'yes') return serve();
-  }
-  return 1;
+  return serve();
 }
 
 process.exitCode = await main();
