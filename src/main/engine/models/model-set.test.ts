@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { ONNX_PROTO_SCHEMA } from '../onnx/onnx-schema.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.js';
 import { assertModelFolder, externalDataLocations, validateModelFolder } from './model-set.js';
@@ -11,11 +12,10 @@ import { assertModelFolder, externalDataLocations, validateModelFolder } from '.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');
-const protoPath = path.resolve(here, '../onnx/onnx.proto');
 
 /** A real ModelProto (encoded by protobufjs from the ONNX schema) whose initializer lives in `location`. */
 function onnxWithExternalData(location: string | null): Buffer {
-  const root = protobuf.loadSync(protoPath);
+  const root = protobuf.parse(ONNX_PROTO_SCHEMA).root;
   const ModelProto = root.lookupType('onnx.ModelProto');
   const init: Record<string, unknown> = { name: 'w', dims: [4], dataType: 1 };
   if (location) {

@@ -1,14 +1,13 @@
 /**
- * Loads the ONNX protobuf schema (onnx.proto, next to this module) with protobufjs and exposes
+ * Loads the ONNX protobuf schema (onnx-schema.ts) with protobufjs and exposes
  * the message types plus int64 helpers.
  *
  * protobufjs decodes int64 fields as `Long` objects (the `long` package is a dependency of
  * protobufjs) or as plain numbers when Long is unavailable; `toNumber`/`toBigInt` accept both.
  * Repeated numeric fields decode from both packed and unpacked wire encodings.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { ONNX_PROTO_SCHEMA } from './onnx-schema.js';
 
 export interface OnnxTypes {
   ModelProto: protobuf.Type;
@@ -23,15 +22,9 @@ export interface OnnxTypes {
 
 let cached: OnnxTypes | undefined;
 
-/** Path of the schema file; the build must ship onnx.proto next to the compiled module. */
-export function onnxProtoPath(): string {
-  return fileURLToPath(new URL('./onnx.proto', import.meta.url));
-}
-
 export function onnxTypes(): OnnxTypes {
   if (cached) return cached;
-  const text = readFileSync(onnxProtoPath(), 'utf8');
-  const root = protobuf.parse(text, { keepCase: true }).root;
+  const root = protobuf.parse(ONNX_PROTO_SCHEMA, { keepCase: true }).root;
   const t = (n: string) => root.lookupType(`onnx.${n}`);
   cached = {
     ModelProto: t('ModelProto'),

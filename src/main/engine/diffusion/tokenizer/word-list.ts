@@ -8,7 +8,7 @@
  *
  * Regenerate: `npx tsx src/main/engine/diffusion/tokenizer/word-list.ts` (needs `wamerican`).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -340,7 +340,17 @@ export function readWordList(file: string): string[] {
 
 /** models/demo/words.txt relative to this source file. */
 export function defaultWordListPath(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../models/demo/words.txt');
+  // Walk up from this module to the folder holding models/demo/words.txt: the source tree, an
+  // electron-vite bundle in out/main/ and a packaged app (models/ shipped at the app root) alike.
+  const rel = path.join('models', 'demo', 'words.txt');
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, rel);
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..', rel);
+    dir = parent;
+  }
 }
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -1,4 +1,9 @@
-// ONNX serialization schema (ModelProto and friends) as read and written by Inversion Studio.
+/**
+ * Our ONNX protobuf schema (field numbers and types as the ONNX standard defines them), kept as
+ * a string module so every build (tsx, vitest, electron-vite bundles, packaged apps) has it
+ * without shipping a separate data file.
+ */
+export const ONNX_PROTO_SCHEMA = `// ONNX serialization schema (ModelProto and friends) as read and written by Inversion Studio.
 // Field numbers and wire types follow the ONNX IR specification (IR versions 3-11) so files are
 // byte-compatible with every ONNX tool; only the subset of comments useful to us is kept.
 // Loaded at runtime by model-io.ts with protobufjs (keepCase: field names stay snake_case).
@@ -236,3 +241,4 @@ message FunctionProto {
   repeated ValueInfoProto value_info = 12;
   repeated StringStringEntryProto metadata_props = 14;
 }
+`;
