@@ -1,0 +1,219 @@
+/**
+ * `inversion-studio generate "PROMPT" -o OUT.png`: text-to-image on a model set, with a progress
+ * bar on stderr and the generation parameters embedded in the PNG.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CancelledError } from '../../main/engine/errors.js';
+import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
+import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
+import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
+import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
+
+export const summary = 'generate an image from a prompt (PROMPT -o OUT.png [--models demo|sd15|sd-turbo|DIR] ...)';
+
+const USAGE = `usage: inversion-studio generate "PROMPT" -o OUT.png [options]
+
+options:
+  -o, --output FILE     PNG to write (required)
+  --negative TEXT       negative prompt
+  --models NAME|DIR     model set: demo (generated on first use), sd15, sd15-fp16, sd-turbo,
+                        another installed name, or a diffusers ONNX folder (default: demo)
+  --seed N              integer >= 0 (default: random, printed)
+  --steps N             denoising steps (default: the model set's, e.g. 20 for demo, 1 for sd-turbo)
+  --scheduler NAME      ${SCHEDULER_NAMES.join(' | ')} (default: the model set's)
+  --guidance G          classifier-free guidance scale; <= 1 disables it (default: 7.5, 0 for turbo)
+  --size WxH            image size in pixels, multiples of 8 (default: 256x256 demo, 512x512 SD)
+  --provider P          ${PROVIDER_CHOICES.join(' | ')} (default: auto)
+  --threads N           CPU threads for onnxruntime
+  --cache DIR           model cache (default: INVERSION_STUDIO_CACHE or the per-user cache)
+  --json                print the generation record as JSON on stdout`;
+
+function usageError(message: string): number {
+  console.error(`inversion-studio generate: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+/** Parses "WxH" (also "W" for a square); returns undefined when malformed. */
+export function parseSize(s: string): { width: number; height: number } | undefined {
+  const m = /^\s*(\d+)\s*(?:[xX×*]\s*(\d+))?\s*$/.exec(s);
+  if (!m) return undefined;
+  const width = Number(m[1]);
+  const height = m[2] !== undefined ? Number(m[2]) : width;
+  return { width, height };
+}
+
+function fmtSeconds(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '?';
+  const t = Math.round(s);
+  return t < 60 ? `${t}s` : `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+}
+
+/** `denoise [########----------] 8/20  ETA 4s` */
+export function progressBar(e: GenerateProgress, width = 24): string {
+  const frac = e.total > 0 ? e.step / e.total : 1;
+  const filled = Math.round(frac * width);
+  const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+  const eta = e.etaSeconds !== undefined ? `  ETA ${fmtSeconds(e.etaSeconds)}` : '';
+  return `${e.phase.padEnd(7)} [${bar}] ${e.step}/${e.total}${eta}`;
+}
+
+function progressReporter(): { update(e: GenerateProgress): void; note(line: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let lastPhase = '';
+  let drawn = false;
+  return {
+    update(e) {
+      const line = progressBar(e);
+      if (tty) {
+        process.stderr.write(`\r${line}\x1b[K`);
+        drawn = true;
+      } else if (e.phase !== lastPhase || e.step === e.total) {
+        // Not a terminal (a log file, a test): one line per phase change and at phase ends.
+        process.stderr.write(`${line}\n`);
+      }
+      lastPhase = e.phase;
+    },
+    note(line) {
+      if (tty && drawn) process.stderr.write('\n');
+      drawn = false;
+      process.stderr.write(`${line}\n`);
+    },
+    done() {
+      if (tty && drawn) process.stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+function intOption(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | string | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        negative: { type: 'string' },
+        models: { type: 'string' },
+        seed: { type: 'string' },
+        steps: { type: 'string' },
+        scheduler: { type: 'string' },
+        guidance: { type: 'string' },
+        size: { type: 'string' },
+        provider: { type: 'string' },
+        threads: { type: 'string' },
+        cache: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return usageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) return usageError(parsed.positionals.length === 0 ? 'a PROMPT is required (quote it)' : `expected one PROMPT, got ${parsed.positionals.length} arguments; quote the prompt`);
+  const prompt = parsed.positionals[0]!;
+  if (!v.output) return usageError('-o OUT.png is required');
+
+  const seed = intOption(v.seed, '--seed', 0);
+  const steps = intOption(v.steps, '--steps', 1, 1000);
+  const threads = intOption(v.threads, '--threads', 1, 1024);
+  for (const x of [seed, steps, threads]) if (typeof x === 'string') return usageError(x);
+  let guidance: number | undefined;
+  if (v.guidance !== undefined) {
+    guidance = Number(v.guidance);
+    if (v.guidance.trim() === '' || !Number.isFinite(guidance) || guidance < 0) return usageError(`--guidance must be a number >= 0 (got '${v.guidance}')`);
+  }
+  let scheduler: SchedulerName | undefined;
+  if (v.scheduler !== undefined) {
+    const s = v.scheduler.toLowerCase();
+    if (!isSchedulerName(s)) return usageError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')} (got '${v.scheduler}')`);
+    scheduler = s;
+  }
+  let size: { width: number; height: number } | undefined;
+  if (v.size !== undefined) {
+    size = parseSize(v.size);
+    if (!size) return usageError(`--size must look like 512x512 (got '${v.size}')`);
+    for (const [k, n] of [['width', size.width], ['height', size.height]] as const) {
+      if (n <= 0 || n % 8 !== 0) return usageError(`--size: ${k} ${n} is not a positive multiple of 8 (the VAE works on 8x8 blocks); try ${Math.max(8, Math.round(n / 8) * 8)}`);
+    }
+  }
+  if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
+
+  const progress = progressReporter();
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const ms = await loadModelSet(v.models ?? 'demo', {
+      ...(v.provider ? { provider: v.provider as ProviderChoice } : {}),
+      ...(typeof threads === 'number' ? { threads } : {}),
+      ...(v.cache ? { cacheDir: v.cache } : {}),
+      skipVaeEncoder: true,
+      signal: ac.signal,
+      onWarning: (w) => progress.note(`warning: ${w.message}`),
+      onProgress: (e) => {
+        if (e.phase === 'generate-demo' && e.step === 0) progress.note('generating the demo model set (first use only, a few seconds)...');
+      },
+    });
+    try {
+      const d = ms.defaults;
+      const req = {
+        prompt,
+        ...(v.negative !== undefined ? { negativePrompt: v.negative } : {}),
+        seed: typeof seed === 'number' ? seed : randomInt(0, 2 ** 32),
+        steps: typeof steps === 'number' ? steps : d.steps,
+        scheduler: scheduler ?? d.scheduler,
+        guidance: guidance ?? d.guidance,
+        width: size?.width ?? d.width,
+        height: size?.height ?? d.height,
+      };
+      if (seed === undefined) progress.note(`seed: ${req.seed}`);
+      const r = await generate(ms, req, {
+        signal: ac.signal,
+        onProgress: (e) => progress.update(e),
+        onWarning: (w) => progress.note(`warning: ${w.message}`),
+      });
+      progress.done();
+      const out = path.resolve(v.output);
+      await mkdir(path.dirname(out), { recursive: true });
+      const tmp = `${out}.tmp-${process.pid}`;
+      await writeFile(tmp, r.png);
+      await rename(tmp, out);
+      if (v.json) console.log(JSON.stringify({ output: out, ...r.params, seconds: r.seconds, provider: ms.provider, warnings: r.warnings }, null, 2));
+      else {
+        const perStep = r.stepSeconds.length ? r.stepSeconds.reduce((a, b) => a + b, 0) / r.stepSeconds.length : 0;
+        console.log(
+          `wrote ${out} (${r.width}x${r.height}, ${ms.name}, ${req.scheduler} ${req.steps} steps, guidance ${req.guidance}, seed ${req.seed}; ` +
+            `${r.seconds.toFixed(1)} s, ${(perStep * 1000).toFixed(0)} ms/step on ${ms.provider})`,
+        );
+      }
+      return 0;
+    } finally {
+      await ms.release();
+    }
+  } catch (e) {
+    progress.done();
+    if (e instanceof CancelledError) {
+      console.error('inversion-studio generate: cancelled; nothing was written.');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

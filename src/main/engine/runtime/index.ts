@@ -1,0 +1,4 @@
+/** Runtime: onnxruntime sessions, execution providers and tensor conversions. */
+export * from './providers.js';
+export * from './session.js';
+export * from './tensors.js';
