@@ -15,6 +15,8 @@ import { DEMO_MODEL_ID, ensureDemoModelSet, readDemoStamp } from '../models/demo
 import { createSession, type ProviderChoice, type RuntimeWarning, type Session, type TensorInfo } from '../runtime/index.js';
 import type { ExecutionProvider } from '../runtime/providers.js';
 import type { FloatType, IdsType, TimestepType } from '../runtime/tensors.js';
+import { readModel, serializeForSession } from '../onnx/model-io.js';
+import { zeroRandomSamplers } from '../onnx/zero-random.js';
 import { loadSchedulerConfig, type DiffusersSchedulerConfig, type SchedulerName } from './schedulers/index.js';
 import { loadClipTokenizer, type ClipTokenizer } from './tokenizer/index.js';
 
@@ -87,6 +89,23 @@ export interface LoadModelSetOptions {
 
 const SD_DEFAULTS: GenerationDefaults = { width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'ddim' };
 const TURBO_DEFAULTS: GenerationDefaults = { width: 512, height: 512, steps: 1, guidance: 0, scheduler: 'turbo' };
+
+/**
+ * The public diffusers vae_encoder samples mean + std * randn inside the graph; replace the
+ * sampler by zeros so encoding returns the latent mean (deterministic, as inversion needs).
+ * Graphs without a sampler open unchanged.
+ */
+async function openDeterministic(file: string, opts: Parameters<typeof createSession>[1]): Promise<Session> {
+  const model = await readModel(file);
+  const { model: patched, replaced } = zeroRandomSamplers(model);
+  if (replaced === 0) return createSession(file, opts);
+  const prepared = await serializeForSession(patched);
+  try {
+    return await createSession((prepared.path ?? prepared.bytes)!, opts);
+  } finally {
+    await prepared.dispose();
+  }
+}
 
 /**
  * Resolve 'demo', an installed model id ('sd15', 'sd-turbo', an imported name) or a folder path.
@@ -218,7 +237,8 @@ export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions 
   const opened: Session[] = [];
   const open = async (component: string): Promise<Session> => {
     progress(component);
-    const s = await createSession(path.join(dir, component, 'model.onnx'), sessionOpts(component));
+    const file = path.join(dir, component, 'model.onnx');
+    const s = component === 'vae_encoder' ? await openDeterministic(file, sessionOpts(component)) : await createSession(file, sessionOpts(component));
     opened.push(s);
     return s;
   };

@@ -50,7 +50,8 @@ export async function createRenderer(m: InversionModels, s: RenderSettings): Pro
   const w = s.width / m.vaeFactor;
   const latentSize = m.latentChannels * h * w;
   const plan = getScheduler(s.scheduler).plan(m.scheduler, s.steps);
-  const cfg = s.guidance !== 1;
+  // As diffusers (and generate()): classifier-free guidance only when guidance > 1.
+  const cfg = s.guidance > 1;
   const guided = buildGuidedUnet(m.unet, { latentHeight: h, latentWidth: w, channels: m.latentChannels, tokens: m.tokens, dim: m.dim }, cfg);
   const unetSession = await sessionFromModel(guided.model, m.sessionOptions);
   const latentDims = [1, m.latentChannels, h, w];

@@ -9,6 +9,7 @@
  */
 import type { SamplingPlan } from '../diffusion/schedulers/types.js';
 import { throwIfAborted } from '../errors.js';
+import { applyStep } from '../diffusion/schedulers/index.js';
 
 /** Guided noise prediction at step `i` for UNet input `xIn` (already multiplied by modelInputScale[i]). */
 export type EpsFn = (i: number, xIn: Float32Array) => Promise<Float32Array>;
@@ -47,23 +48,16 @@ export async function sampleForward(
   opts: { signal?: AbortSignal; stepNoise?: (i: number) => Float32Array } = {},
 ): Promise<ChainForward> {
   const latents: Float32Array[] = [scaled(z0, plan.initNoiseSigma)];
-  const history: Float32Array[] = [];
+  // Newest first, as applyStep expects: recent[k] = eps_{i-k}.
+  const recent: Float32Array[] = [];
   for (let i = 0; i < plan.steps; i++) {
     throwIfAborted(opts.signal);
     const x = latents[i]!;
-    const e = await eps(i, scaled(x, plan.modelInputScale[i]!));
-    history.push(e);
+    recent.unshift(await eps(i, scaled(x, plan.modelInputScale[i]!)));
     const c = plan.coefficients[i]!;
-    const next = scaled(x, c.xCoef);
-    c.epsCoefs.forEach((coef, k) => {
-      const past = history[i - k];
-      if (past) axpy(next, coef, past);
-    });
-    if (c.noiseCoef !== 0) {
-      if (!opts.stepNoise) throw new Error(`sampler step ${i} needs fresh noise but no noise source was given`);
-      axpy(next, c.noiseCoef, opts.stepNoise(i));
-    }
-    latents.push(next);
+    if (c.noiseCoef !== 0 && !opts.stepNoise) throw new Error(`sampler step ${i} needs fresh noise but no noise source was given`);
+    // The same arithmetic as generate() (applyStep), so a rendering equals the generated image.
+    latents.push(applyStep(c, x, recent, c.noiseCoef !== 0 ? opts.stepNoise!(i) : undefined));
   }
   return { latents };
 }
