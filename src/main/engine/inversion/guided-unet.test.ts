@@ -20,18 +20,19 @@ function relErr(a: Float32Array, ref: Float32Array): number {
 
 for (const folder of fixtureFolders) {
   describe.skipIf(!haveFixture(folder))(`guided UNet wrapper on ${folder} (skipped: ../shared/fixtures absent)`, () => {
-    const m = readManifest(folder).models.unet! as ReturnType<typeof readManifest>['models'][string] & {
-      cotangent: Record<string, { file: string; shape: number[]; dtype: 'float32' }>;
-      vjp: Record<string, { file: string; shape: number[]; dtype: 'float32' }>;
+    // Read lazily: describe bodies run even when the suite is skipped.
+    const load = () => {
+      const m = readManifest(folder).models.unet! as ReturnType<typeof readManifest>['models'][string] & {
+        cotangent: Record<string, { file: string; shape: number[]; dtype: 'float32' }>;
+        vjp: Record<string, { file: string; shape: number[]; dtype: 'float32' }>;
+      };
+      const get = (t: { file: string; shape: number[]; dtype: 'float32' | 'int64' }) => readFixtureTensor(folder, t) as Float32Array;
+      return { m, get, sample: get(m.inputs.sample!), ehs: get(m.inputs.encoder_hidden_states!), t: get(m.inputs.timestep!), cot: get(m.cotangent.out_sample!) };
     };
-    const get = (t: { file: string; shape: number[]; dtype: 'float32' | 'int64' }) => readFixtureTensor(folder, t) as Float32Array;
-    const sample = get(m.inputs.sample!);
-    const ehs = get(m.inputs.encoder_hidden_states!);
-    const t = get(m.inputs.timestep!);
-    const cot = get(m.cotangent.out_sample!);
     const shape = { latentHeight: 16, latentWidth: 16, channels: 4, tokens: 77, dim: 32 };
 
     it('without guidance reproduces the PyTorch VJP w.r.t. sample and encoder_hidden_states', async () => {
+      const { m, get, sample, ehs, t, cot } = load();
       const unet = await readModel(path.join(fixtureDir(folder), 'unet.onnx'));
       const guided = buildGuidedUnet(unet, shape, false);
       expect(guided.timestepType).toBe(DataType.FLOAT);
@@ -49,6 +50,7 @@ for (const folder of fixtureFolders) {
     });
 
     it('with guidance combines the two halves of one batch-2 call', async () => {
+      const { m, get, sample, ehs, t, cot } = load();
       const unet = await readModel(path.join(fixtureDir(folder), 'unet.onnx'));
       const guided = buildGuidedUnet(unet, shape, true);
       const vjp = buildVjp(guided.model, { wrt: [GUIDED_INPUTS.x, GUIDED_INPUTS.cond], outputs: [GUIDED_OUTPUT] });
