@@ -45,3 +45,27 @@ export function requireLocalModel(cacheDir: string, repo: string, what: string, 
   }
   return dir;
 }
+
+export interface HubModelRef {
+  /** What to set `env.localModelPath` to, and the id to pass to `from_pretrained`. */
+  localModelPath: string;
+  modelId: string;
+  /** The model's folder. */
+  dir: string;
+}
+
+/**
+ * Find a hub model in the cache in either layout: `<cacheDir>/models/<manifestId>/` (what
+ * `inversion-studio models download <manifestId>` writes, files at their repo paths) or
+ * `<cacheDir>/<owner>/<name>/` (a hub folder copied in). A folder counts when it has config.json.
+ */
+export function locateHubModel(cacheDir: string, repo: string, manifestId?: string): HubModelRef | undefined {
+  if (manifestId) {
+    const models = path.join(cacheDir, 'models');
+    const dir = path.join(models, manifestId);
+    if (existsSync(path.join(dir, 'config.json'))) return { localModelPath: models, modelId: manifestId, dir };
+  }
+  const dir = path.join(cacheDir, ...repo.split('/'));
+  if (existsSync(path.join(dir, 'config.json'))) return { localModelPath: cacheDir, modelId: repo, dir };
+  return undefined;
+}

@@ -5,7 +5,7 @@
  * the error says how to install it or to pass `--init "TEXT"` instead.
  */
 import { EngineError, throwIfAborted } from '../errors.js';
-import { loadTransformers, requireLocalModel, type HfOptions } from '../hf/transformers.js';
+import { loadTransformers, locateHubModel, type HfOptions } from '../hf/transformers.js';
 
 export type CaptionerName = 'florence2' | 'vit-gpt2' | 'janus';
 
@@ -14,6 +14,27 @@ export const CAPTIONER_REPOS: Record<CaptionerName, string> = {
   'vit-gpt2': 'Xenova/vit-gpt2-image-captioning',
   janus: 'onnx-community/Janus-Pro-1B-ONNX',
 };
+
+/** Manifest ids (models/*.json) of the captioners `inversion-studio models download` knows. */
+export const CAPTIONER_MANIFESTS: Partial<Record<CaptionerName, string>> = {
+  florence2: 'florence2-base-ft',
+  'vit-gpt2': 'vit-gpt2',
+};
+
+/** How to install a captioner, for error messages. */
+export function captionerInstallHint(name: CaptionerName, cacheDir: string): string {
+  const manifest = CAPTIONER_MANIFESTS[name];
+  const repo = CAPTIONER_REPOS[name];
+  return (
+    (manifest ? `Install it with \`inversion-studio models download ${manifest}\` on a connected machine, or copy` : 'Copy') +
+    ` the ${repo} hub folder to ${cacheDir}/${repo}; or give the start text yourself with --init "TEXT".`
+  );
+}
+
+/** True when the captioner's files are in the cache (either layout; loads nothing). */
+export function captionerInstalled(name: CaptionerName, cacheDir: string): boolean {
+  return locateHubModel(cacheDir, CAPTIONER_REPOS[name], CAPTIONER_MANIFESTS[name]) !== undefined;
+}
 
 /** An 8-bit RGB image, row-major HWC. */
 export interface RgbImage {
@@ -42,9 +63,15 @@ function clean(text: string): string {
 /** Load a captioner; throws EngineError('NOT_INSTALLED') with instructions when absent offline. */
 export async function loadCaptioner(opts: CaptionOptions): Promise<Captioner> {
   const name = opts.captioner ?? 'florence2';
-  const repo = CAPTIONER_REPOS[name];
-  requireLocalModel(opts.cacheDir, repo, `The ${name} captioner`, opts.offline ?? false);
+  // Installed by `models download` (models/<manifest id>/) or copied as a hub folder; online,
+  // transformers.js may fetch the hub id instead.
+  const ref = locateHubModel(opts.cacheDir, CAPTIONER_REPOS[name], CAPTIONER_MANIFESTS[name]);
+  if (!ref && (opts.offline ?? false)) {
+    throw new EngineError('NOT_INSTALLED', `the ${name} captioner (${CAPTIONER_REPOS[name]}) is not installed in ${opts.cacheDir}. ${captionerInstallHint(name, opts.cacheDir)}`);
+  }
   const t = await loadTransformers(opts);
+  if (ref) t.env.localModelPath = ref.localModelPath;
+  const repo = ref?.modelId ?? CAPTIONER_REPOS[name];
   const device = (opts.device ?? 'cpu') as 'cpu';
   const maxNewTokens = opts.maxNewTokens ?? 40;
   const raw = (img: RgbImage) => new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);
@@ -107,10 +134,10 @@ export async function captionImage(image: RgbImage, opts: CaptionOptions): Promi
     captioner = await loadCaptioner(opts);
   } catch (e) {
     if (e instanceof EngineError) throw e;
+    const name = opts.captioner ?? 'florence2';
     throw new EngineError(
       'NOT_INSTALLED',
-      `could not load the ${opts.captioner ?? 'florence2'} captioner: ${(e as Error).message}. ` +
-        'Install it with `inversion-studio models download`, pick another with --captioner, or give the start text with --init "TEXT".',
+      `could not load the ${name} captioner: ${(e as Error).message}. ${captionerInstallHint(name, opts.cacheDir)} Another captioner can be picked with --captioner.`,
       { cause: e },
     );
   }

@@ -178,10 +178,18 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       },
     });
     if (refined.snapshots.length === 0) {
+      // Nothing finite was ever measured: a NaN/Inf at the first iteration is not a cancellation.
+      if (refined.stopped === 'non-finite') {
+        throw new EngineError(
+          'NUMERIC',
+          `the ${s.objective} loss is not finite at the first iteration, so there is nothing to refine or keep ` +
+            `(the start text or the image gives NaN/Inf through the model); try another start text or objective`,
+        );
+      }
       throw new CancelledError('cancelled before the first iteration finished');
     }
 
-    // 4. Decode each snapshot; cancellation from here on keeps what is decoded so far.
+    // 4. Decode each snapshot (after a cancellation, only the best one).
     emit({ phase: 'decoding', total: refined.snapshots.length });
     let oracle: Awaited<ReturnType<typeof createTextEncoderOracle>> | undefined;
     let e2t = o.e2t;
@@ -192,8 +200,12 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     }
     const decoded: { prompt: string; iteration: number; loss: number; e2tDistance: number }[] = [];
     let hypothesis = initialPrompt;
-    for (const [k, snap] of refined.snapshots.entries()) {
-      if (o.signal?.aborted && decoded.length > 0) break;
+    const lastIndex = refined.snapshots.length - 1;
+    for (let k = 0; k <= lastIndex; k++) {
+      // Once cancelled, skip to the last snapshot (the best embedding): it is the result worth
+      // decoding, the earlier ones are only alternatives.
+      if (o.signal?.aborted && k < lastIndex) k = lastIndex;
+      const snap = refined.snapshots[k]!;
       const d = await e2t.decode(
         { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
         { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds },
@@ -203,10 +215,13 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       emit({ phase: 'decoding', iteration: k + 1, total: refined.snapshots.length, message: d.text });
     }
 
-    // 5. Rank: regenerate each distinct prompt (the initial one competes too).
+    // 5. Rank: regenerate each distinct prompt (the initial one competes too). The prompt of the
+    // best embedding goes first, so a cancelled run still ranks (and returns) it.
     const unique = new Map<string, (typeof decoded)[number]>();
-    unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
-    for (const d of decoded) if (!unique.has(d.prompt) || d.iteration > 0) unique.set(d.prompt, d);
+    const bestDecoded = decoded[decoded.length - 1]!;
+    unique.set(bestDecoded.prompt, bestDecoded);
+    if (!unique.has(initialPrompt)) unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
+    for (const d of decoded) if (!unique.has(d.prompt)) unique.set(d.prompt, d);
     const candidates: Candidate[] = [];
     let index = 0;
     for (const d of unique.values()) {

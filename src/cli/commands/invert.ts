@@ -1,0 +1,420 @@
+/**
+ * `inversion-studio invert IMAGE…`: recover the prompt behind images (EDITOR). Images and
+ * folders are processed in sequence, the prompt of each is printed on stdout, progress goes to
+ * stderr, and `--json OUT.json` records every result (rewritten atomically after each image, so
+ * a rerun resumes where the last one stopped). Ctrl-C stops the current image and keeps its
+ * best result so far.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rename, stat, writeFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CancelledError, EngineError } from '../../main/engine/errors.js';
+import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
+import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
+import { captionerInstalled, captionerInstallHint, CAPTIONER_REPOS, loadCaptioner, type Captioner, type CaptionerName } from '../../main/engine/inversion/captioner.js';
+import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
+import { invert, type ImageScorer, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
+import { objectiveSchema, presetSettings, PRESETS, type InvertSettings, type PresetName } from '../../main/engine/inversion/presets.js';
+import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
+import { resolveCacheDir } from '../../main/engine/models/cache.js';
+import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
+
+export const summary = 'recover the prompt behind images (IMAGE|DIR… [--preset fast|paper] [--json OUT.json] ...)';
+
+const CAPTIONERS = Object.keys(CAPTIONER_REPOS) as CaptionerName[];
+const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+/** Smallest source image worth inverting (the models work at 256-512 px). */
+export const MIN_SOURCE_SIZE = 64;
+
+const USAGE = `usage: inversion-studio invert IMAGE|DIR... [options]
+
+Recovers a prompt for each image (EDITOR: caption, refine the text embedding through the
+diffusion model, decode it back to words, keep the candidate whose regeneration is closest).
+Folders contribute their image files (not recursive), in name order.
+
+options:
+  --models NAME|DIR     model set: demo (generated on first use), sd15, sd-turbo, another installed
+                        name, or a diffusers ONNX folder with vae_encoder/ (default: demo)
+  --preset P            ${PRESET_NAMES.join(' | ')} (default: fast); paper = the EDITOR reference: pixel
+                        objective, 1000 iterations
+  --objective O         ${objectiveSchema.options.join(' | ')} (default: the preset's)
+  --iterations N        refinement iterations (default: the preset's)
+  --init "TEXT"         start from this text instead of a caption
+  --captioner C         ${CAPTIONERS.join(' | ')} (default: florence2); must be installed
+                        (inversion-studio models download ...), unless --init is given
+  --seed N              seed of the sampler noise the objective uses (default: 0)
+  --size N              inversion size in pixels, square (default: the model set's, 256 demo, 512 SD);
+                        a multiple of the set's size step (8; 32 for demo)
+  --provider P          ${PROVIDER_CHOICES.join(' | ')} (default: auto)
+  --threads N           CPU threads for onnxruntime
+  --cache DIR           model cache (default: INVERSION_STUDIO_CACHE or the per-user cache)
+  --json OUT.json       write the results (an object for one image, an array for several); if the
+                        file exists, images already in it are skipped (cancelled ones are redone)
+
+Candidates are ranked by CLIP ViT-L/14 image similarity when it is installed
+(inversion-studio models download ${CLIP_IMAGE_MANIFEST}), otherwise by pixel MSE.
+Ctrl-C stops the current image and keeps its best result so far; Ctrl-C twice quits at once.
+Exit status: 0 done, 1 an image failed (the others are still processed), 2 bad usage, 130 cancelled.`;
+
+/** One image's record in --json (the engine's result minus images, plus where it came from). */
+export interface InvertRecord {
+  image: string;
+  initialPrompt: string;
+  prompt: string;
+  candidates: { prompt: string; score: number; iteration: number; loss: number; e2tDistance: number }[];
+  loss: number[];
+  iterations: number;
+  seconds: number;
+  objective: InvertSettings['objective'];
+  preset: PresetName;
+  model: string;
+  init: 'text' | `caption:${CaptionerName}`;
+  rankedBy: InvertResult['rankedBy'];
+  width: number;
+  height: number;
+  seed: number;
+  stopped?: InvertResult['stopped'];
+  message?: string;
+}
+
+function usageError(message: string): number {
+  console.error(`inversion-studio invert: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+function intOption(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | string | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
+  return n;
+}
+
+function fmtSeconds(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '?';
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function fmtLoss(v: number | undefined): string {
+  if (v === undefined) return '?';
+  return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toExponential(3);
+}
+
+/** `refining [#######-----------------] 30/100  loss 0.0123 (best 0.0119)  ETA 1m05s` */
+export function progressLine(e: InvertProgress, width = 24): string {
+  const label = e.phase.padEnd(10);
+  if (e.total === undefined) return `${label}${e.message ? ` ${e.message}` : ''}`;
+  const done = e.iteration ?? 0;
+  const frac = e.total > 0 ? Math.min(1, done / e.total) : 1;
+  const filled = Math.round(frac * width);
+  let line = `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${e.total}`;
+  if (e.loss !== undefined) line += `  loss ${fmtLoss(e.loss)}${e.bestLoss !== undefined ? ` (best ${fmtLoss(e.bestLoss)})` : ''}`;
+  if (e.etaSeconds !== undefined) line += `  ETA ${fmtSeconds(e.etaSeconds)}`;
+  if (e.message && e.phase !== 'refining') line += `  ${e.message}`;
+  return line;
+}
+
+function progressReporter(): { update(e: InvertProgress): void; note(line: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let lastPhase = '';
+  let lastTenth = -1;
+  let drawn = false;
+  return {
+    update(e) {
+      if (e.previewPng || e.phase === 'done') return;
+      const line = progressLine(e);
+      if (tty) {
+        process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
+        drawn = true;
+      } else {
+        // A log file or a test: one line per phase change, per tenth of refinement and at phase ends.
+        const tenth = e.phase === 'refining' && e.total ? Math.floor(((e.iteration ?? 0) * 10) / e.total) : -1;
+        if (e.phase !== lastPhase || tenth !== lastTenth || (e.total !== undefined && e.iteration === e.total)) process.stderr.write(`${line}\n`);
+        lastTenth = tenth;
+      }
+      lastPhase = e.phase;
+    },
+    note(line) {
+      if (tty && drawn) process.stderr.write('\n');
+      drawn = false;
+      process.stderr.write(`${line}\n`);
+    },
+    done() {
+      if (tty && drawn) process.stderr.write('\n');
+      drawn = false;
+      lastPhase = '';
+      lastTenth = -1;
+    },
+  };
+}
+
+/** Files and folders to images: folders give their image files (not recursive), sorted by name. */
+export async function collectImages(args: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const a of args) {
+    const abs = path.resolve(a);
+    const st = await stat(abs).catch(() => undefined);
+    if (st?.isDirectory()) {
+      const names = (await readdir(abs, { withFileTypes: true }))
+        .filter((d) => d.isFile() && IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()))
+        .map((d) => d.name)
+        .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      if (names.length === 0) throw new EngineError('INVALID_ARGUMENT', `${abs} contains no image files (${[...IMAGE_EXTENSIONS].join(' ')})`);
+      out.push(...names.map((n) => path.join(abs, n)));
+    } else {
+      // Missing or unreadable files are reported when their turn comes (loadImage says why).
+      out.push(abs);
+    }
+  }
+  return [...new Set(out)];
+}
+
+/** Records already in OUT.json (an object or an array of them). */
+export async function readRecords(file: string): Promise<InvertRecord[]> {
+  if (!existsSync(file)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new EngineError('INVALID_ARGUMENT', `${file} exists but is not valid JSON (${(e as Error).message}); move it away or pick another --json file`);
+  }
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  if (!list.every((r) => r && typeof r === 'object' && typeof (r as InvertRecord).image === 'string' && typeof (r as InvertRecord).prompt === 'string')) {
+    throw new EngineError('INVALID_ARGUMENT', `${file} exists but does not hold inversion results; move it away or pick another --json file`);
+  }
+  return list as InvertRecord[];
+}
+
+async function writeRecords(file: string, records: InvertRecord[], asArray: boolean): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const body = asArray || records.length !== 1 ? records : records[0];
+  try {
+    await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number }): InvertRecord {
+  return {
+    image,
+    initialPrompt: r.initialPrompt,
+    prompt: r.prompt,
+    candidates: r.candidates.map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, loss: c.loss, e2tDistance: c.e2tDistance })),
+    loss: r.loss,
+    iterations: r.iterations,
+    seconds: r.seconds,
+    objective: r.objective,
+    preset: o.preset,
+    model: o.model,
+    init: o.init,
+    rankedBy: r.rankedBy,
+    width: r.width,
+    height: r.height,
+    seed: o.seed,
+    ...(r.stopped ? { stopped: r.stopped } : {}),
+    ...(r.message ? { message: r.message } : {}),
+  };
+}
+
+/** Errors that concern one image: report them and go on with the next. */
+function isPerImageError(e: unknown): e is EngineError {
+  return e instanceof EngineError && !(e instanceof CancelledError) && (e.code === 'IMAGE' || e.code === 'NUMERIC' || e.code === 'RUNTIME');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        models: { type: 'string' },
+        preset: { type: 'string' },
+        objective: { type: 'string' },
+        iterations: { type: 'string' },
+        init: { type: 'string' },
+        captioner: { type: 'string' },
+        seed: { type: 'string' },
+        size: { type: 'string' },
+        provider: { type: 'string' },
+        threads: { type: 'string' },
+        cache: { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return usageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) return usageError('give at least one IMAGE or folder');
+
+  const preset = (v.preset ?? 'fast') as PresetName;
+  if (!PRESET_NAMES.includes(preset)) return usageError(`--preset must be one of ${PRESET_NAMES.join(', ')} (got '${v.preset}')`);
+  const objective = v.objective === undefined ? undefined : objectiveSchema.safeParse(v.objective);
+  if (objective && !objective.success) return usageError(`--objective must be one of ${objectiveSchema.options.join(', ')} (got '${v.objective}')`);
+  const iterations = intOption(v.iterations, '--iterations', 1, 100_000);
+  const seed = intOption(v.seed, '--seed', 0);
+  const size = intOption(v.size, '--size', MIN_SOURCE_SIZE, 4096);
+  const threads = intOption(v.threads, '--threads', 1, 1024);
+  for (const x of [iterations, seed, size, threads]) if (typeof x === 'string') return usageError(x);
+  const captionerName = (v.captioner ?? 'florence2') as CaptionerName;
+  if (!CAPTIONERS.includes(captionerName)) return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
+  if (v.init !== undefined && v.init.trim() === '') return usageError('--init must not be empty');
+  if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
+
+  const settings = presetSettings(preset, {
+    previewEvery: 0,
+    ...(objective?.success ? { objective: objective.data } : {}),
+    ...(typeof iterations === 'number' ? { iterations } : {}),
+    ...(typeof seed === 'number' ? { seed } : {}),
+  });
+  const cacheDir = resolveCacheDir(v.cache);
+  const jsonPath = v.json ? path.resolve(v.json) : undefined;
+
+  let images: string[];
+  let records: InvertRecord[];
+  try {
+    images = await collectImages(parsed.positionals);
+    records = jsonPath ? await readRecords(jsonPath) : [];
+  } catch (e) {
+    if (e instanceof EngineError) return usageError(e.message);
+    throw e;
+  }
+  const progress = progressReporter();
+  const finished = new Map(records.filter((r) => r.stopped !== 'cancelled').map((r) => [r.image, r]));
+  const todo = images.filter((p) => !finished.has(p));
+  const several = images.length > 1;
+  const show = (image: string, prompt: string) => console.log(several ? `${path.relative(process.cwd(), image) || image}\t${prompt}` : prompt);
+  if (todo.length < images.length) progress.note(`skipping ${images.length - todo.length} image(s) already in ${jsonPath}`);
+  if (todo.length === 0) {
+    for (const p of images) show(p, finished.get(p)!.prompt);
+    return 0;
+  }
+
+  // Fail before loading anything when the captioner the run needs is absent.
+  const init: InvertRecord['init'] = v.init !== undefined ? 'text' : `caption:${captionerName}`;
+  if (v.init === undefined && !captionerInstalled(captionerName, cacheDir)) {
+    throw new EngineError('NOT_INSTALLED', `the ${captionerName} captioner (${CAPTIONER_REPOS[captionerName]}) is not installed in ${cacheDir}. ${captionerInstallHint(captionerName, cacheDir)}`);
+  }
+
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    progress.note('cancelling: finishing with the best result so far (Ctrl-C again to quit now)');
+    ac.abort();
+  };
+  process.once('SIGINT', onSigint);
+  let captioner: Captioner | undefined;
+  let scorer: (ImageScorer & { release(): Promise<void> }) | undefined;
+  let failures = 0;
+  let cancelled = false;
+  try {
+    const ms = await loadModelSet(v.models ?? 'demo', {
+      ...(v.provider ? { provider: v.provider as ProviderChoice } : {}),
+      ...(typeof threads === 'number' ? { threads } : {}),
+      ...(v.cache ? { cacheDir: v.cache } : {}),
+      signal: ac.signal,
+      onWarning: (w) => progress.note(`warning: ${w.message}`),
+    });
+    try {
+      const step = Math.max(8, ms.io.sizeMultiple);
+      const side = typeof size === 'number' ? size : ms.defaults.width;
+      if (side % step !== 0) return usageError(`--size ${side} is not a multiple of ${step}, which model set ${ms.name} needs; try ${Math.max(step, Math.round(side / step) * step)}`);
+      if (settings.objective !== 'pixel' && !ms.vaeEncoder) {
+        throw new EngineError('MODEL_FOLDER', `the ${settings.objective} objective needs vae_encoder/model.onnx, which ${ms.dir} lacks; use --objective pixel`);
+      }
+      if (clipImageInstalled(cacheDir)) {
+        try {
+          scorer = await loadClipImageScorer({ cacheDir });
+        } catch (e) {
+          progress.note(`warning: ${(e as Error).message} Ranking candidates by pixel MSE instead.`);
+        }
+      } else {
+        progress.note(`CLIP ViT-L/14 is not installed: ranking candidates by pixel MSE (install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\`).`);
+      }
+      const m = await inversionModelsFromSet(ms);
+      const ctx = { preset, model: ms.name, init, seed: settings.seed };
+
+      for (const [k, image] of todo.entries()) {
+        if (ac.signal.aborted) {
+          cancelled = true;
+          break;
+        }
+        const label = several ? ` (${k + 1}/${todo.length}) ${path.basename(image)}` : '';
+        try {
+          const img = await loadImage(image, { width: side, height: side });
+          if (img.sourceWidth < MIN_SOURCE_SIZE || img.sourceHeight < MIN_SOURCE_SIZE) {
+            throw new EngineError('IMAGE', `${image} is ${img.sourceWidth}x${img.sourceHeight} pixels; inversion needs at least ${MIN_SOURCE_SIZE}x${MIN_SOURCE_SIZE}`);
+          }
+          let text = v.init;
+          if (text === undefined) {
+            progress.update({ phase: 'captioning', message: `${captionerName}${label}` });
+            captioner ??= await loadCaptioner({ cacheDir, captioner: captionerName, offline: true });
+            const caption = await captioner.caption({ data: chwToRgbBytes(img.data, img.width, img.height), width: img.width, height: img.height }, ac.signal);
+            if (!caption) throw new EngineError('RUNTIME', `the ${captionerName} captioner returned an empty caption for ${image}; give the start text with --init "TEXT"`);
+            text = caption;
+          }
+          if (several) progress.note(`${path.basename(image)}: start "${text}"`);
+          const result = await invert(m, { data: img.data, width: img.width, height: img.height }, {
+            settings,
+            init: { kind: 'text', text },
+            ...(scorer ? { scorer } : {}),
+            signal: ac.signal,
+            onProgress: (e) => progress.update(e),
+          });
+          progress.done();
+          const record = toRecord(result, image, ctx);
+          records = [...records.filter((r) => r.image !== image), record];
+          if (jsonPath) await writeRecords(jsonPath, records, several || records.length > 1);
+          show(image, result.prompt);
+          if (result.stopped === 'non-finite') progress.note(`warning: ${image}: ${result.message ?? 'the loss became non-finite'}; kept the best result so far`);
+          if (result.stopped === 'cancelled' || ac.signal.aborted) {
+            progress.note(`cancelled after ${result.iterations} of ${settings.iterations} iterations; kept the best result so far${jsonPath ? ` in ${jsonPath}` : ''}`);
+            cancelled = true;
+            break;
+          }
+        } catch (e) {
+          progress.done();
+          if (e instanceof CancelledError) {
+            progress.note(`cancelled before ${path.basename(image)} produced a result`);
+            cancelled = true;
+            break;
+          }
+          if (!isPerImageError(e)) throw e;
+          failures++;
+          console.error(`inversion-studio invert: ${e.message}`);
+        }
+      }
+    } finally {
+      await scorer?.release().catch(() => undefined);
+      await ms.release();
+    }
+  } catch (e) {
+    progress.done();
+    if (e instanceof CancelledError) {
+      console.error('inversion-studio invert: cancelled before any image was processed; nothing was written.');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (cancelled) return 130;
+  if (failures > 0) {
+    console.error(`inversion-studio invert: ${failures} of ${todo.length} image(s) failed`);
+    return 1;
+  }
+  return 0;
+}
