@@ -1,5 +1,5 @@
 /**
- * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 5 --threads N --opt-level extended|all]`
+ * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile]`
  *
  * Builds (with our own graph builder) a UNet with Stable Diffusion 1.5 proportions at a width
  * fraction (default a quarter: channels 80/160/320/320, 2 layers per block, 8 heads,
@@ -7,13 +7,24 @@
  *   forward            the UNet alone
  *   forward+VJP        the model from buildVjp(wrt encoder_hidden_states)
  * with the same session options, runs alternated (fwd, vjp, fwd, vjp, ...) after one warm-up
- * each. Default graph optimisation level 'extended': on this model 'all' adds only the NCHWc
- * layout transform, which leaves the forward unchanged and slows the VJP graph (reorders
- * around every convolution whose output the gradient reads); pass --opt-level all to compare.
- * Peak RSS is measured per model in a child process (`--only fwd|vjp`), so each figure
- * covers one model's session alone.
+ * each, for every thread setting in --threads ('default' = onnxruntime's choice; default list:
+ * default and 1). Wall-clock and process CPU time (user + system) medians; on a machine shared
+ * with other jobs the CPU time and the min/min figures move far less than the wall medians.
+ * Default graph optimisation level 'extended' ('all' adds only the NCHWc layout transform and
+ * measured the same on this model); pass --opt-level all to compare.
+ *
+ * --profile adds a third figure per model that other load hardly disturbs: onnxruntime's
+ * per-node kernel times on one thread, each node's minimum over the runs, summed (and the op
+ * types that dominate the gradient part).
+ *
+ * Peak RSS is measured per model in a child process that loads the written model file
+ * (`--rss-of FILE`), so each figure covers one model's session and runs alone (node itself
+ * included, the JS model build excluded).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -27,24 +38,24 @@ const { values: args } = parseArgs({
   options: {
     fraction: { type: 'string', default: '0.25' },
     latent: { type: 'string', default: '32' },
-    runs: { type: 'string', default: '5' },
-    threads: { type: 'string' },
+    runs: { type: 'string', default: '7' },
+    threads: { type: 'string', default: 'default,1' },
     'opt-level': { type: 'string', default: 'extended' },
-    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'rss-of': { type: 'string' },
   },
 });
 const fraction = Number(args.fraction);
 const latent = Number(args.latent);
 const runs = Math.max(1, Number(args.runs));
 const SEQ = 77;
-
 const optLevel = args['opt-level'] as 'disabled' | 'basic' | 'extended' | 'all';
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  graphOptimizationLevel: optLevel,
-  executionMode: 'sequential',
-  logSeverityLevel: 3,
-  ...(args.threads ? { intraOpNumThreads: Number(args.threads) } : {}),
-};
+/** Thread settings to measure: undefined = onnxruntime's default. */
+const threadSettings = args.threads.split(',').map((t) => (t.trim() === 'default' ? undefined : Number(t)));
+
+function sessionOptions(threads: number | undefined, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return { graphOptimizationLevel: optLevel, executionMode: 'sequential', logSeverityLevel: 3, ...(threads ? { intraOpNumThreads: threads } : {}), ...extra };
+}
 
 function mulberry(seed: number): () => number {
   let a = seed >>> 0;
@@ -62,11 +73,19 @@ function randTensor(shape: number[], seed: number): ort.Tensor {
   return new ort.Tensor('float32', Float32Array.from({ length: n }, r), shape);
 }
 
-function build(): { fwd: Model; vjp: Model; feeds: Record<string, ort.Tensor>; vjpFeeds: Record<string, ort.Tensor>; info: string } {
+interface Built<T = Uint8Array> {
+  fwd: T;
+  vjp: T;
+  feeds: Record<string, ort.Tensor>;
+  vjpFeeds: Record<string, ort.Tensor>;
+  info: string;
+}
+
+function build(): Built<Model> {
   const t0 = performance.now();
   const opts = sd15UnetOptions(fraction);
   const unet = buildUnetModel(opts);
-  const fwd = specialise(unet, { sample: [1, 4, latent, latent], timestep: [1], encoder_hidden_states: [1, SEQ, opts.crossAttentionDim] });
+  const fwd: Model = specialise(unet, { sample: [1, 4, latent, latent], timestep: [1], encoder_hidden_states: [1, SEQ, opts.crossAttentionDim] });
   const t1 = performance.now();
   const r = buildVjp(fwd, { wrt: ['encoder_hidden_states'] });
   const t2 = performance.now();
@@ -97,50 +116,117 @@ async function time(session: ort.InferenceSession, feeds: Record<string, ort.Ten
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
+const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
 
-async function onlyOne(which: 'fwd' | 'vjp'): Promise<void> {
-  const { fwd, vjp, feeds, vjpFeeds } = build();
-  const s = await ort.InferenceSession.create(encodeModel(which === 'fwd' ? fwd : vjp), sessionOptions);
-  for (let i = 0; i < 2; i++) await s.run(which === 'fwd' ? feeds : vjpFeeds);
-  console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));
-}
-
-async function main(): Promise<void> {
-  if (args.only === 'fwd' || args.only === 'vjp') return onlyOne(args.only);
-  const { fwd, vjp, feeds, vjpFeeds, info } = build();
-  console.log(info);
-  console.log(`session options (both models): graphOptimizationLevel '${optLevel}', intraOpNumThreads ${args.threads ?? 'default'}, sequential`);
-  const sf = await ort.InferenceSession.create(encodeModel(fwd), sessionOptions);
-  const sv = await ort.InferenceSession.create(encodeModel(vjp), sessionOptions);
-  await time(sf, feeds);
-  await time(sv, vjpFeeds);
+async function timed(b: Built, threads: number | undefined): Promise<void> {
+  const sf = await ort.InferenceSession.create(b.fwd, sessionOptions(threads));
+  const sv = await ort.InferenceSession.create(b.vjp, sessionOptions(threads));
+  await time(sf, b.feeds);
+  await time(sv, b.vjpFeeds);
   const tf: number[] = [], tv: number[] = [], cf: number[] = [], cv: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const [a, ca] = await time(sf, feeds);
-    const [b, cb] = await time(sv, vjpFeeds);
-    tf.push(a), cf.push(ca), tv.push(b), cv.push(cb);
+    const [a, ca] = await time(sf, b.feeds);
+    const [v, cb] = await time(sv, b.vjpFeeds);
+    tf.push(a), cf.push(ca), tv.push(v), cv.push(cb);
   }
   await sf.release();
   await sv.release();
   const f = median(tf);
   const v = median(tv);
-  console.log(`forward:      median ${f.toFixed(1)} ms  (runs: ${tf.map((x) => x.toFixed(0)).join(', ')})`);
-  console.log(`forward+VJP:  median ${v.toFixed(1)} ms  (runs: ${tv.map((x) => x.toFixed(0)).join(', ')})`);
-  console.log(`ratio:        ${(v / f).toFixed(2)}  (target <= 2.0; min/min ${(Math.min(...tv) / Math.min(...tf)).toFixed(2)})`);
-  console.log(`CPU time:     forward ${median(cf).toFixed(0)} ms, forward+VJP ${median(cv).toFixed(0)} ms, ratio ${(median(cv) / median(cf)).toFixed(2)} (less sensitive to other load; includes thread-pool spinning)`);
-  console.log(`peak RSS this process (both sessions): ${mb(process.resourceUsage().maxRSS)}`);
+  console.log(`\nintraOpNumThreads ${threads ?? 'default'} (graphOptimizationLevel '${optLevel}', sequential, ${runs} alternated runs)`);
+  console.log(`  forward:      median ${f.toFixed(1)} ms wall  (runs: ${list(tf)})`);
+  console.log(`  forward+VJP:  median ${v.toFixed(1)} ms wall  (runs: ${list(tv)})`);
+  console.log(`  ratio:        ${(v / f).toFixed(2)}  (target <= 2.0; min/min ${(Math.min(...tv) / Math.min(...tf)).toFixed(2)})`);
+  console.log(
+    `  CPU time:     forward ${median(cf).toFixed(0)} ms, forward+VJP ${median(cv).toFixed(0)} ms, ratio ${(median(cv) / median(cf)).toFixed(2)} ` +
+      `(min/min ${(Math.min(...cv) / Math.min(...cf)).toFixed(2)}; includes thread-pool spinning)`,
+  );
+}
+
+/** Sum over nodes of each node's minimum kernel time (1 thread), and per op type. */
+async function profiled(b: Built): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-grad-'));
+  try {
+    const result: { total: number; byOp: Map<string, number> }[] = [];
+    const sessions = [];
+    for (const [k, bytes] of [b.fwd, b.vjp].entries()) {
+      sessions.push(await ort.InferenceSession.create(bytes, sessionOptions(1, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) })));
+    }
+    const feeds = [b.feeds, b.vjpFeeds];
+    for (let k = 0; k < 2; k++) await sessions[k]!.run(feeds[k]!);
+    for (let i = 0; i < runs; i++) for (let k = 0; k < 2; k++) await sessions[k]!.run(feeds[k]!);
+    for (const [k, s] of sessions.entries()) {
+      s.endProfiling();
+      await s.release();
+      const file = readdirSync(dir).find((f) => f.startsWith(`m${k}`) && f.endsWith('.json'))!;
+      const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat?: string; name: string; dur: number; ts: number; args?: { op_name?: string } }[];
+      const firstTimed = events.filter((e) => e.name === 'model_run')[1]?.ts ?? 0; // skip the warm-up
+      const min = new Map<string, [number, string]>();
+      for (const e of events) {
+        if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < firstTimed) continue;
+        const prev = min.get(e.name);
+        if (!prev || e.dur < prev[0]) min.set(e.name, [e.dur, e.args?.op_name ?? '?']);
+      }
+      const byOp = new Map<string, number>();
+      let total = 0;
+      for (const [d, op] of min.values()) {
+        total += d;
+        byOp.set(op, (byOp.get(op) ?? 0) + d);
+      }
+      result.push({ total, byOp });
+    }
+    const [f, v] = result as [(typeof result)[0], (typeof result)[0]];
+    console.log(`\nprofile (1 thread, ${runs} runs; per node the fastest run, summed):`);
+    console.log(`  forward ${(f.total / 1000).toFixed(1)} ms, forward+VJP ${(v.total / 1000).toFixed(1)} ms, ratio ${(v.total / f.total).toFixed(2)}`);
+    const extra = [...v.byOp].map(([op, d]) => [op, d - (f.byOp.get(op) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+    console.log(`  added by the gradient (by op type, ms): ${extra.slice(0, 10).map(([op, d]) => `${op} ${(d / 1000).toFixed(1)}`).join(', ')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Child process: session + 2 runs of one model file, then print the peak RSS. */
+async function rssOf(file: string): Promise<void> {
+  const s = await ort.InferenceSession.create(file, sessionOptions(threadSettings[0]));
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, name] of s.inputNames.entries()) {
+    const meta = s.inputMetadata[k];
+    const shape = meta && meta.isTensor ? (meta.shape as number[]) : [];
+    feeds[name] = name === 'timestep' ? new ort.Tensor('int64', BigInt64Array.of(500n), [1]) : randTensor(shape, k + 1);
+  }
+  for (let i = 0; i < 2; i++) await s.run(feeds);
+  // VmHWM is this process image's own peak; ru_maxrss survives exec, so after spawn it can
+  // report the parent's peak instead (Linux).
+  const hwm = /VmHWM:\s*(\d+) kB/.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '');
+  console.log(JSON.stringify({ maxRssKb: hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS }));
+}
+
+async function main(): Promise<void> {
+  if (args['rss-of']) return rssOf(args['rss-of']);
+  const m = build();
+  const b: Built = { ...m, fwd: encodeModel(m.fwd), vjp: encodeModel(m.vjp) };
+  console.log(b.info);
+  for (const t of threadSettings) await timed(b, t);
+  if (args.profile) await profiled(b);
+  console.log(`\npeak RSS this process (all sessions): ${mb(process.resourceUsage().maxRSS)}`);
 
   const self = fileURLToPath(import.meta.url);
-  const pass = ['--fraction', String(fraction), '--latent', String(latent), '--opt-level', optLevel, ...(args.threads ? ['--threads', args.threads] : [])];
-  for (const which of ['fwd', 'vjp'] as const) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--only', which, ...pass], { encoding: 'utf8' });
-    const line = r.stdout.trim().split('\n').pop() ?? '';
-    try {
-      const { maxRssKb } = JSON.parse(line) as { maxRssKb: number };
-      console.log(`peak RSS ${which === 'fwd' ? 'forward     ' : 'forward+VJP '} (own process, build + session + 2 runs): ${mb(maxRssKb)}`);
-    } catch {
-      console.log(`peak RSS ${which}: measurement failed (${r.stderr.trim().split('\n').pop()})`);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-grad-rss-'));
+  try {
+    for (const which of ['fwd', 'vjp'] as const) {
+      const file = join(dir, `${which}.onnx`);
+      writeFileSync(file, which === 'fwd' ? b.fwd : b.vjp);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--rss-of', file, '--opt-level', optLevel, '--threads', args.threads.split(',')[0]!], { encoding: 'utf8' });
+      const line = r.stdout.trim().split('\n').pop() ?? '';
+      try {
+        const { maxRssKb } = JSON.parse(line) as { maxRssKb: number };
+        console.log(`peak RSS ${which === 'fwd' ? 'forward     ' : 'forward+VJP '} (own process: session + 2 runs): ${mb(maxRssKb)}`);
+      } catch {
+        console.log(`peak RSS ${which}: measurement failed (${r.stderr.trim().split('\n').pop()})`);
+      }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -153,3 +153,81 @@ describe('SiLU / quick-GELU fusion (x * Sigmoid(a x))', () => {
     }
   });
 });
+
+const fusedGelu = (m: { graph: { nodes: { docString?: string }[] } }) => m.graph.nodes.some((n) => n.docString?.startsWith('vjp of gelu'));
+
+/** 0.5 * x * (1 + erf(x / sqrt 2)) in the exporter's form, or variants (Mul by 1/sqrt 2, swapped operands). */
+function gelu(b: GraphBuilder, x: string, variant: 'div' | 'mul' | 'swapped'): string {
+  const F = DataType.FLOAT;
+  const d = variant === 'div' ? b.op('Div', [x, b.scalar(Math.SQRT2, F)]) : b.op('Mul', [b.scalar(Math.SQRT1_2, F), x]);
+  const e = b.op('Erf', [d]);
+  const a = variant === 'swapped' ? b.op('Add', [b.scalar(1, F), e]) : b.op('Add', [e, b.scalar(1, F)]);
+  const m = variant === 'swapped' ? b.op('Mul', [a, x]) : b.op('Mul', [x, a]);
+  return variant === 'swapped' ? b.op('Mul', [b.scalar(0.5, F), m]) : b.op('Mul', [m, b.scalar(0.5, F)]);
+}
+
+describe('GELU fusion (x * (erf(x / sqrt 2) + 1) * 0.5)', () => {
+  it('exporter form and variants match finite differences', async () => {
+    for (const variant of ['div', 'mul', 'swapped'] as const) {
+      // float32: onnxruntime has no double Erf kernel
+      const r = await checkGradient({
+        label: `gelu ${variant}`,
+        dtype: DataType.FLOAT,
+        inputs: { x: { shape: [2, 3, 4], min: -3, max: 3 } },
+        build: (b, x) => b.op('Mul', [gelu(b, x.x!, variant), x.x!]),
+        wrt: ['x'],
+      });
+      expect(fusedGelu(r.vjpModel)).toBe(true);
+      expect(r.report.rulesUsed['Erf']).toBe(1);
+      expect(r.report.emittedOps).not.toHaveProperty('Neg');
+    }
+  });
+
+  it('not applied when an intermediate has another use', async () => {
+    const r = await checkGradient({
+      dtype: DataType.FLOAT,
+      inputs: { x: { shape: [2, 3], min: -2, max: 2 } },
+      build: (b, x) => {
+        const e = b.op('Erf', [b.op('Div', [x.x!, b.scalar(Math.SQRT2, DataType.FLOAT)])]);
+        const y = b.op('Mul', [b.op('Mul', [x.x!, b.op('Add', [e, b.scalar(1, DataType.FLOAT)])]), b.scalar(0.5, DataType.FLOAT)]);
+        return [y, b.op('Sin', [e])];
+      },
+      wrt: ['x'],
+    });
+    expect(fusedGelu(r.vjpModel)).toBe(false);
+  });
+
+  it('uses the graph constants (any h x (a + erf(k x)), e.g. fp16-rounded sqrt 2)', async () => {
+    const r = await checkGradient({
+      dtype: DataType.FLOAT,
+      inputs: { x: { shape: [2, 5], min: -2, max: 2 } },
+      build: (b, x) => {
+        const e = b.op('Erf', [b.op('Div', [x.x!, b.scalar(1.4140625, DataType.FLOAT)])]);
+        return b.op('Mul', [b.scalar(0.75, DataType.FLOAT), b.op('Mul', [b.op('Add', [b.scalar(0.5, DataType.FLOAT), e]), x.x!])]);
+      },
+      wrt: ['x'],
+    });
+    expect(fusedGelu(r.vjpModel)).toBe(true);
+  });
+
+  it('keeps the forward chain fusable by onnxruntime (Gelu in the optimised VJP graph)', async () => {
+    const { model } = await buildForward({
+      dtype: DataType.FLOAT,
+      inputs: { x: { shape: [2, 8] } },
+      build: (b, x) => b.op('Tanh', [gelu(b, x.x!, 'div')]),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'gelu-'));
+    try {
+      const count = async (fuse: boolean): Promise<number> => {
+        const path = join(dir, `opt-${fuse}.onnx`);
+        const s = await ort.InferenceSession.create(encodeModel(buildVjp(model, { wrt: ['x'], fuse }).model), { graphOptimizationLevel: 'extended', optimizedModelFilePath: path, logSeverityLevel: 3 });
+        await s.release();
+        return (await readModel(path)).graph.nodes.filter((n) => n.opType === 'Gelu').length;
+      };
+      expect(await count(true)).toBe(1);
+      expect(await count(false)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

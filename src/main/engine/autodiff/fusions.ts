@@ -1,6 +1,6 @@
 /**
  * Multi-node gradient rules the transform applies before the per-op rules (attention cores,
- * SiLU / quick-GELU). Each matches from the LAST node of its pattern (the first one the reverse
+ * SiLU / quick-GELU, erf GELU). Each matches from the LAST node of its pattern (the first one the reverse
  * sweep reaches), claims the pattern's nodes and contributes gradients to the pattern's inputs.
  *
  * Attention core: O = MatMul(P, V) with P = Softmax(S) over the last axis and P used nowhere
@@ -29,6 +29,8 @@ export interface FusionEnv {
 }
 
 export interface FusionResult {
+  /** What was fused, for the gradient nodes' doc_string ("vjp of <label>: ..."). */
+  label: string;
   /** Forward nodes whose gradient this fusion produced (skip them later). */
   handled: Node[];
   /** Gradient contributions: value name -> gradient (shape/dtype of the value). */
@@ -90,7 +92,7 @@ export function attentionCore(ctx: GradContext, env: FusionEnv, gO: string): Fus
     const dPc = ctx.b.op('MatMul', [gAug, ctx.b.transpose(vAug, swapLast2(vS.length))]); // [.., M, N]
     grads.push([s, ctx.b.op('Mul', [p, dPc])]);
   }
-  return { handled: [mm, sm], grads };
+  return { label: 'attention core', handled: [mm, sm], grads };
 }
 
 /**
@@ -126,7 +128,7 @@ export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
     if (!sameShape(ctx.shapeOf(x), shape)) continue; // x must not be broadcast by the Mul
     const dt = ctx.dtypeOf(y);
     const handled = scaleNode ? [mul, sg, scaleNode] : [mul, sg];
-    if (!env.onPath(x)) return { handled, grads: [] };
+    if (!env.onPath(x)) return { label: 'silu', handled, grads: [] };
     const b = ctx.b;
     // Sigmoid of a flattened view: the same values, but onnxruntime's common-subexpression pass
     // cannot merge it with the forward Sigmoid (which would block the forward fusion again).
@@ -136,7 +138,72 @@ export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
     let t = b.op('Sub', [x, y]);
     if (alpha !== 1) t = b.op('Mul', [t, scalarConst(ctx, alpha, dt)]);
     const d = b.op('Mul', [s, b.op('Add', [t, scalarConst(ctx, 1, dt)])]);
-    return { handled, grads: [[x, b.op('Mul', [g, d])]] };
+    return { label: 'silu', handled, grads: [[x, b.op('Mul', [g, d])]] };
+  }
+  return undefined;
+}
+
+/** The scalar value of a one-element constant input, if it is one. */
+function scalarOf(ctx: GradContext, name: string): number | undefined {
+  const c = constFloats(ctx, name);
+  return c && c.length === 1 ? c[0] : undefined;
+}
+
+
+/** The other input of a binary node when one input is `x`, else undefined. */
+function otherInput(n: Node, x: string): string | undefined {
+  return n.inputs[0] === x ? n.inputs[1] : n.inputs[1] === x ? n.inputs[0] : undefined;
+}
+
+/**
+ * Exact (erf) GELU as PyTorch exports it: y = (x * (Erf(x / sqrt 2) + 1)) * 0.5, the division
+ * also written as Mul by 1/sqrt 2, operands of Add/Mul in either order, every intermediate used
+ * only inside the pattern. Per-op rules would read the Erf/Add outputs, which stops onnxruntime
+ * from fusing the forward chain into one Gelu kernel, and take ten passes over x. The constants
+ * are read from the graph (fp16 exports round sqrt 2), so for y = h x (a + erf(k x))
+ *   dy/dx = h (a + erf(k x) + (2k / sqrt(pi)) x exp(-(k x)^2))
+ * is computed from x alone (the erf on a flattened view, like the SiLU rule): the forward stays
+ * one fused kernel and the gradient is exactly that of the graph's function.
+ */
+export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): FusionResult | undefined {
+  const outer = ctx.node;
+  if (outer.opType !== 'Mul' || !isDefaultDomain(outer.domain)) return undefined;
+  const is = (n: Node | undefined, op: string): n is Node => n !== undefined && n.opType === op && isDefaultDomain(n.domain);
+  for (const [inner, hName] of [[outer.inputs[0]!, outer.inputs[1]!], [outer.inputs[1]!, outer.inputs[0]!]] as const) {
+    const h = scalarOf(ctx, hName);
+    const m1 = env.producer(inner);
+    if (h === undefined || !is(m1, 'Mul') || env.uses(inner) !== 1) continue;
+    for (const [x, aOut] of [[m1.inputs[0]!, m1.inputs[1]!], [m1.inputs[1]!, m1.inputs[0]!]] as const) {
+      const add = env.producer(aOut);
+      if (!is(add, 'Add') || env.uses(aOut) !== 1) continue;
+      const eOut = add.inputs.find((i) => is(env.producer(i), 'Erf'));
+      const a = eOut === undefined ? undefined : scalarOf(ctx, otherInput(add, eOut) ?? '');
+      if (eOut === undefined || a === undefined || env.uses(eOut) !== 1) continue;
+      const erf = env.producer(eOut)!;
+      const zOut = erf.inputs[0]!;
+      const sc = env.producer(zOut);
+      if (!sc || env.uses(zOut) !== 1 || !isDefaultDomain(sc.domain)) continue;
+      let k: number | undefined;
+      if (sc.opType === 'Div' && sc.inputs[0] === x) {
+        const d = scalarOf(ctx, sc.inputs[1]!);
+        k = d ? 1 / d : undefined;
+      } else if (sc.opType === 'Mul') k = scalarOf(ctx, otherInput(sc, x) ?? '');
+      if (k === undefined) continue;
+      const shape = ctx.shapeOf(outer.outputs[0]!);
+      if (!sameShape(ctx.shapeOf(x), shape)) continue; // x must not be broadcast anywhere in the chain
+      const handled = [outer, m1, add, erf, sc];
+      if (!env.onPath(x)) return { label: 'gelu', handled, grads: [] };
+      const b = ctx.b;
+      const dt = ctx.dtypeOf(x);
+      const c = (v: number): string => scalarConst(ctx, v, dt);
+      const flat = reshapeTo(ctx, x, [numel(shape)]);
+      const z = b.op('Mul', [flat, c(k)]);
+      const gauss = b.op('Exp', [b.op('Mul', [b.op('Mul', [flat, c(-k)]), z])]); // exp(-(k x)^2)
+      const t = b.op('Mul', [gauss, b.op('Mul', [flat, c((2 * k) / Math.sqrt(Math.PI))])]);
+      const d = b.op('Add', [b.op('Add', [b.op('Erf', [z]), c(a)]), t]);
+      const dx = b.op('Mul', [b.op('Mul', [g, c(h)]), reshapeTo(ctx, d, shape)]);
+      return { label: 'gelu', handled, grads: [[x, dx]] };
+    }
   }
   return undefined;
 }

@@ -24,7 +24,7 @@ import { EngineError } from '../errors.js';
 import { MissingGradRuleError, type GradContext } from './rule.js';
 import { getRule, isNonDifferentiable, ruleFamily } from './registry.js';
 import { addAll, scalarConst, expandTo } from './broadcast.js';
-import { attentionCore, siluPattern, type FusionEnv } from './fusions.js';
+import { attentionCore, geluPattern, siluPattern, type FusionEnv } from './fusions.js';
 
 export interface VjpOptions {
   /** Graph inputs to differentiate with respect to. */
@@ -373,10 +373,10 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
     };
     const first = graph.nodes.length;
     if (opts.fuse !== false && gradOutputs[0]) {
-      const fused = attentionCore(ctx, env, gradOutputs[0]) ?? siluPattern(ctx, env, gradOutputs[0]);
+      const fused = attentionCore(ctx, env, gradOutputs[0]) ?? siluPattern(ctx, env, gradOutputs[0]) ?? geluPattern(ctx, env, gradOutputs[0]);
       if (fused) {
         const what = fused.handled.map((h) => `${h.opType} '${h.name}'`).join(' + ');
-        for (let j = first; j < graph.nodes.length; j++) graph.nodes[j]!.docString = `vjp of ${node.opType === 'MatMul' ? 'attention core' : 'silu'}: ${what}`;
+        for (let j = first; j < graph.nodes.length; j++) graph.nodes[j]!.docString = `vjp of ${fused.label}: ${what}`;
         for (const h of fused.handled) {
           handled.add(h);
           markUsed(h);

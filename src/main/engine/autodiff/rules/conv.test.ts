@@ -35,8 +35,10 @@ async function checkConv(c: ConvCase): Promise<void> {
     wrtInitializers: weights ? ['w', ...(c.bias ? ['bias'] : [])] : [],
   });
   expect(r.checks.map((k) => k.name)).toEqual(['x', ...(weights ? ['w', ...(c.bias ? ['bias'] : [])] : [])]);
-  // The input gradient of a Conv is a ConvTranspose (and vice versa), never a training-only op.
-  expect(Object.keys(r.report.emittedOps)).toContain(op === 'Conv' ? 'ConvTranspose' : 'Conv');
+  // The input gradient of a Conv is a convolution (a ConvTranspose when strided, else a Conv with
+  // the flipped kernel), that of a ConvTranspose a Conv: never a training-only op.
+  const strided = ((c.attrs['strides'] as number[] | undefined) ?? []).some((s) => s !== 1);
+  expect(Object.keys(r.report.emittedOps)).toContain(op === 'Conv' && strided ? 'ConvTranspose' : 'Conv');
 }
 
 describe('Conv gradient (finite differences, float32)', () => {
@@ -58,10 +60,27 @@ describe('Conv gradient (finite differences, float32)', () => {
   it('dilated 3x3 conv', () => checkConv({ label: 'dilated', x: [1, 2, 7, 7], w: [2, 2, 3, 3], attrs: { dilations: [2, 2], pads: [2, 2, 2, 2] } }));
   it('auto_pad SAME_UPPER with stride 2', () =>
     checkConv({ label: 'same upper', x: [1, 2, 6, 5], w: [3, 2, 4, 3], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } }));
+  it('auto_pad SAME_UPPER with stride 1 and an even kernel (asymmetric implicit pads)', () =>
+    checkConv({ label: 'same upper s1', x: [1, 2, 5, 6], w: [3, 2, 4, 3], attrs: { auto_pad: 'SAME_UPPER' } }));
   it('auto_pad SAME_LOWER with stride 2', () =>
     checkConv({ label: 'same lower', x: [1, 2, 6, 5], w: [3, 2, 4, 3], attrs: { auto_pad: 'SAME_LOWER', strides: [2, 2] } }));
   it('auto_pad VALID, 1-D conv with stride 2 and bias', () =>
     checkConv({ label: 'valid 1d', x: [2, 2, 9], w: [3, 2, 3], bias: true, attrs: { auto_pad: 'VALID', strides: [2] } }));
+  it('3x3, stride 1, asymmetric pads (0,1,2,1), grouped', () =>
+    checkConv({ label: 'conv asym s1', x: [1, 4, 6, 7], w: [6, 2, 3, 3], bias: true, attrs: { group: 2, pads: [0, 1, 2, 1] } }));
+  it('1x1 with pads beyond the kernel (the adjoint would need negative pads: ConvTranspose)', () =>
+    checkConv({ label: 'conv1x1 padded', x: [1, 2, 3, 4], w: [3, 2, 1, 1], attrs: { pads: [1, 0, 1, 1] } }));
+  it('frozen weights, stride 1: the input gradient is one Conv with the flipped kernel', async () => {
+    const r = await checkGradient({
+      label: 'frozen s1',
+      dtype: F,
+      inputs: { x: { shape: [1, 2, 6, 5] } },
+      build: (b, x) => b.op('Conv', [x.x!, b.initializer('w', F, [3, 2, 3, 2], Array.from({ length: 36 }, (_v, i) => Math.cos(i)))], { pads: [1, 0, 1, 1], dilations: [1, 2] }),
+      wrt: ['x'],
+    });
+    expect(r.report.emittedOps['Conv']).toBe(1);
+    expect(r.report.emittedOps).not.toHaveProperty('ConvTranspose');
+  });
   it('frozen weights: only the input gradient is emitted (no weight correlation Conv)', async () => {
     const r = await checkGradient({
       label: 'frozen',

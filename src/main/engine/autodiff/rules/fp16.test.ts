@@ -83,6 +83,26 @@ describe('fp16 models get fp16 gradients that match float32', () => {
       wrt: ['x'],
       wrtInitializers: ['w', 'bias'],
     }));
+  it('Conv 3x3 stride 1 (input gradient: Conv with the flipped kernel), grouped', () =>
+    compare({
+      label: 'Conv s1',
+      inputs: { x: [1, 4, 5, 6] },
+      build: (b, x, dt) => b.op('Conv', [x.x!, init(b, 'w', dt, [4, 2, 3, 3], 9)], { group: 2, pads: [1, 1, 1, 1] }),
+      wrt: ['x'],
+    }));
+  it('GroupNorm as exported (InstanceNormalization with unit scale / zero bias) and erf GELU', () =>
+    compare({
+      label: 'exported GroupNorm + GELU',
+      inputs: { x: [1, 4, 3, 3] },
+      build: (b, x, dt) => {
+        const r = b.op('Reshape', [x.x!, b.int64s([0, 2, -1])]);
+        const n = b.op('InstanceNormalization', [r, b.initializer('ones', dt, [2], [1, 1]), b.initializer('zeros', dt, [2], [0, 0])], { epsilon: f(1e-5) });
+        const y = b.op('Mul', [b.op('Reshape', [n, b.int64s([1, 4, 3, 3])]), init(b, 'gamma', dt, [4, 1, 1], 4)]);
+        const e = b.op('Erf', [b.op('Div', [y, b.scalar(Math.SQRT2, dt)])]);
+        return b.op('Mul', [b.op('Mul', [y, b.op('Add', [e, b.scalar(1, dt)])]), b.scalar(0.5, dt)]);
+      },
+      wrt: ['x'],
+    }));
   it('ConvTranspose', () =>
     compare({
       label: 'ConvTranspose',
