@@ -22,10 +22,10 @@
  *   --objectives a,b         pixel,latent,denoise (default all)
  *   --presets a,b            fast,paper (default both)
  *   --fast-iterations N      override fast's iterations (also --fast-steps, --fast-snapshot-every)
- *   --paper-iterations N     cap paper's 1000 iterations (default 100; env BENCH_PAPER_ITERATIONS)
+ *   --paper-iterations N     cap paper's 1000 iterations (default 300; env BENCH_PAPER_ITERATIONS)
  *   --iterations-denoise N   separate iteration count for the denoise objective (it is ~15x cheaper)
  *   --cache DIR              model cache holding the demo set (default: INVERSION_STUDIO_CACHE or per-user)
- *   --paper-objectives a,b   objectives for the paper preset (default: --objectives); the first
+ *   --paper-objectives a,b   objectives for the paper preset (default pixel, the paper's); the first
  *                           100 paper iterations are the same trajectory as fast's, so a capped
  *                           paper run is only informative beyond fast's iteration count
  *   --docs                   replace the results block of docs/inversion.md with this run's table
@@ -72,7 +72,7 @@ const { values: args } = parseArgs({
     'fast-iterations': { type: 'string' },
     'fast-steps': { type: 'string' },
     'fast-snapshot-every': { type: 'string' },
-    'paper-iterations': { type: 'string', default: process.env.BENCH_PAPER_ITERATIONS ?? '100' },
+    'paper-iterations': { type: 'string', default: process.env.BENCH_PAPER_ITERATIONS ?? '300' },
     'iterations-denoise': { type: 'string' },
     cache: { type: 'string' },
     'paper-objectives': { type: 'string' },
@@ -86,7 +86,7 @@ const { values: args } = parseArgs({
 const size = Number(args.size);
 const promptCount = Math.min(PLANTED.length, Math.max(1, Number(args.prompts)));
 const objectives = args.objectives.split(',').map((s) => s.trim()) as ObjectiveName[];
-const paperObjectives = (args['paper-objectives'] ?? args.objectives).split(',').map((s) => s.trim()) as ObjectiveName[];
+const paperObjectives = (args['paper-objectives'] ?? 'pixel').split(',').map((s) => s.trim()) as ObjectiveName[];
 const presets = args.presets.split(',').map((s) => s.trim()) as PresetName[];
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
