@@ -2,7 +2,8 @@
  * Fluency scoring for decoded prompts: mean per-token negative log-likelihood under a causal
  * language model (GPT-2 by default, through transformers.js). Perplexity = exp(meanNll).
  */
-import { loadTransformers, requireLocalModel, type HfOptions } from '../hf/transformers.js';
+import { EngineError } from '../errors.js';
+import { loadTransformers, locateHubModel, type HfOptions } from '../hf/transformers.js';
 
 export interface LanguageModel {
   readonly name: string;
@@ -11,6 +12,8 @@ export interface LanguageModel {
 }
 
 export const DEFAULT_LM_REPO = 'Xenova/gpt2';
+/** Manifest id of GPT-2 (models/gpt2.json). */
+export const DEFAULT_LM_MANIFEST = 'gpt2';
 
 function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, index: number): number {
   let max = -Infinity;
@@ -23,10 +26,19 @@ function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, index
 /** GPT-2-style causal LM loaded from a local hub folder (or the hub when online). */
 export async function loadCausalLm(opts: HfOptions & { repo?: string }): Promise<LanguageModel> {
   const repo = opts.repo ?? DEFAULT_LM_REPO;
-  requireLocalModel(opts.cacheDir, repo, 'The fluency language model', opts.offline ?? false);
+  const ref = locateHubModel(opts.cacheDir, repo, repo === DEFAULT_LM_REPO ? DEFAULT_LM_MANIFEST : undefined);
+  if (!ref && (opts.offline ?? false)) {
+    throw new EngineError(
+      'NOT_INSTALLED',
+      `the fluency language model (${repo}) is not installed in ${opts.cacheDir}. ` +
+        `Install it with \`inversion-studio models download ${DEFAULT_LM_MANIFEST}\` on a connected machine, or copy the ${repo} hub folder to ${opts.cacheDir}/${repo}.`,
+    );
+  }
   const t = await loadTransformers(opts);
-  const tokenizer = await t.AutoTokenizer.from_pretrained(repo);
-  const model = await t.AutoModelForCausalLM.from_pretrained(repo, { device: (opts.device ?? 'cpu') as 'cpu' });
+  if (ref) t.env.localModelPath = ref.localModelPath;
+  const id = ref?.modelId ?? repo;
+  const tokenizer = await t.AutoTokenizer.from_pretrained(id);
+  const model = await t.AutoModelForCausalLM.from_pretrained(id, { device: (opts.device ?? 'cpu') as 'cpu' });
   const bos = (tokenizer.encode('<|endoftext|>', { add_special_tokens: false }) as number[])[0] ?? 50256;
   return {
     name: repo,

@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { EngineError } from '../errors.js';
 
 export type Transformers = typeof import('@huggingface/transformers');
 
@@ -28,22 +27,6 @@ export async function loadTransformers(opts: HfOptions): Promise<Transformers> {
   t.env.allowLocalModels = true;
   t.env.allowRemoteModels = !opts.offline;
   return t;
-}
-
-/**
- * Fail early, with install instructions, when a hub model is not in the cache and we are
- * offline (transformers.js would otherwise report a bare fetch error).
- */
-export function requireLocalModel(cacheDir: string, repo: string, what: string, offline: boolean): string {
-  const dir = path.join(cacheDir, ...repo.split('/'));
-  if (!existsSync(path.join(dir, 'config.json')) && offline) {
-    throw new EngineError(
-      'NOT_INSTALLED',
-      `${what} (${repo}) is not installed in ${cacheDir}. Run \`inversion-studio models download ${repo}\` on a connected machine, ` +
-        `or copy the repository folder to ${dir}.`,
-    );
-  }
-  return dir;
 }
 
 export interface HubModelRef {
