@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { buildVjp } from '../autodiff/vjp.js';
 import { DataType, halfArrayToFloat32, viewRaw } from '../onnx/dtype.js';
-import { floatTensor, tensorToFloat32 } from '../runtime/tensors.js';
+import { floatTensor, idsTensor, tensorToFloat32 } from '../runtime/tensors.js';
 import { ortFloatType } from '../inversion/tensors.js';
 import type { Model } from '../onnx/ir.js';
 import { tensorBytes } from '../onnx/model-io.js';
@@ -47,16 +47,11 @@ export function wordTokens(tokenizer: Pick<TokenizerLike, 'vocabSize' | 'idToTok
 }
 
 
-function idsTensor(ids: Int32Array[], dtype: DataType, tokens: number): ort.Tensor {
-  const n = ids.length;
-  if (dtype === DataType.INT64) {
-    const data = new BigInt64Array(n * tokens);
-    ids.forEach((row, i) => row.forEach((v, j) => (data[i * tokens + j] = BigInt(v))));
-    return new ort.Tensor('int64', data, [n, tokens]);
-  }
-  const data = new Int32Array(n * tokens);
-  ids.forEach((row, i) => data.set(row, i * tokens));
-  return new ort.Tensor('int32', data, [n, tokens]);
+/** A [rows, tokens] ids tensor in the encoder's id type, via runtime/tensors' idsTensor. */
+function batchIds(rows: Int32Array[], dtype: DataType, tokens: number): ort.Tensor {
+  const flat = new Int32Array(rows.length * tokens);
+  rows.forEach((row, i) => flat.set(row, i * tokens));
+  return idsTensor(flat, [rows.length, tokens], dtype === DataType.INT64 ? 'int64' : 'int32');
 }
 
 /**
@@ -99,7 +94,7 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
       const out: EncodedText[] = [];
       for (let s = 0; s < texts.length; s += batch) {
         const chunk = texts.slice(s, s + batch).map((t) => tokenizer.encode(t));
-        const feeds: Record<string, ort.Tensor> = { [idsInfo.name]: idsTensor(chunk.map((c) => c.ids), idsInfo.dtype, tokens) };
+        const feeds: Record<string, ort.Tensor> = { [idsInfo.name]: batchIds(chunk.map((c) => c.ids), idsInfo.dtype, tokens) };
         const res = await encSession.run(feeds, [output]);
         const y = tensorToFloat32(res[output]!);
         chunk.forEach((c, i) => out.push({ embedding: y.slice(i * tokens * dim, (i + 1) * tokens * dim), length: c.length, ids: c.ids }));
@@ -114,7 +109,7 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
         [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], ortFloatType(tableDtype)),
         [cotName]: floatTensor(cotangent, [1, tokens, dim], ortFloatType(tableDtype)),
       };
-      if (vjpInputs.has(idsInfo.name)) feeds[idsInfo.name] = idsTensor([ids], idsInfo.dtype, tokens);
+      if (vjpInputs.has(idsInfo.name)) feeds[idsInfo.name] = batchIds([ids], idsInfo.dtype, tokens);
       const res = await vjpSession.run(feeds, [gradName]);
       return Float32Array.from(tensorToFloat32(res[gradName]!));
     },
