@@ -2,7 +2,7 @@
  * The studio's main flows in a browser, through the web bridge, on the real engine with the demo
  * model set: generate from a prompt, invert the generated image (progress, result prompt), cancel
  * a second inversion (best so far kept), and the library after a reload. Screenshots of each view
- * go to e2e/screenshots/ and into the report.
+ * go into the report and test-results/screenshots/ (e2e/screenshots/ with UPDATE_SCREENSHOTS=1).
  *
  * The tests run in order on one server (later ones use what earlier ones produced).
  */

@@ -4,9 +4,13 @@ import path from 'node:path';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 import { REPO_ROOT } from './server.js';
 
-export const SCREENSHOT_DIR = path.join(REPO_ROOT, 'e2e/screenshots');
+/**
+ * The README shows the committed e2e/screenshots; a normal test run must not rewrite tracked
+ * files, so it writes under test-results/ and only `UPDATE_SCREENSHOTS=1` refreshes the README's.
+ */
+export const SCREENSHOT_DIR = path.join(REPO_ROOT, process.env.UPDATE_SCREENSHOTS === '1' ? 'e2e/screenshots' : 'test-results/screenshots');
 
-/** Saves a full-page screenshot to e2e/screenshots/<name>.png and attaches it to the report. */
+/** Saves a full-page screenshot to SCREENSHOT_DIR/<name>.png and attaches it to the report. */
 export async function shot(page: Page, name: string, testInfo: TestInfo): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
