@@ -1,10 +1,10 @@
 /**
  * The prompt language for Monaco: Monarch tokenizer, brackets, comments, a hover that shows a
  * word's effective weight, completions for BREAK and the negative section, and the dark theme.
- * The grammar matches prompt/syntax.ts (the parser the token counter and the engine text use).
+ * The grammar matches shared/prompt-syntax.ts (the parser the token counter and the engine use).
  */
 import type * as Monaco from 'monaco-editor/editor/editor.api.js';
-import { parsePrompt, splitDoc } from './syntax.js';
+import { parsePrompt, splitDoc } from '../../shared/prompt-syntax.js';
 
 export const PROMPT_LANGUAGE = 'sdprompt';
 export const PROMPT_THEME = 'studio-dark';
@@ -83,7 +83,7 @@ export function registerPromptLanguage(monaco: typeof Monaco): void {
       const K = monaco.languages.CompletionItemKind;
       return {
         suggestions: [
-          { label: 'BREAK', kind: K.Keyword, insertText: 'BREAK', detail: 'start a new 77-token chunk', range },
+          { label: 'BREAK', kind: K.Keyword, insertText: 'BREAK', detail: 'separator (A1111 chunk break; one 77-token window here)', range },
           { label: 'Negative prompt:', kind: K.Keyword, insertText: 'Negative prompt: ', detail: 'the rest is the negative prompt', range },
           {
             label: '(word:weight)',

@@ -11,7 +11,7 @@ import { ProgressBar } from '../components/ProgressBar.js';
 import { formatDuration } from '../lib/format.js';
 import { useNav } from '../nav.js';
 import { PromptEditor, type Mark } from '../prompt/PromptEditor.js';
-import { droppedSourceRanges, joinDoc, negativeOffset, parsePrompt, splitDoc } from '../prompt/syntax.js';
+import { droppedSourceRanges, joinDoc, negativeOffset, parsePrompt, splitDoc, withoutComments } from '../../shared/prompt-syntax.js';
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
   { value: 'ddim', label: 'DDIM' },
@@ -122,6 +122,9 @@ export function PromptView({ active }: { active: boolean }) {
   const parsedPos = useMemo(() => parsePrompt(positive), [positive]);
   const negStart = useMemo(() => negativeOffset(doc), [doc]);
   const parsedNeg = useMemo(() => parsePrompt(negative), [negative]);
+  // The engine reads the prompt language itself (weights are applied there); comments stay in the editor.
+  const sentPos = useMemo(() => withoutComments(positive), [positive]);
+  const sentNeg = useMemo(() => withoutComments(negative), [negative]);
   const modelForTokens = params.modelSet;
 
   const posCount = useTokenCount(api, parsedPos, 0, modelForTokens, active);
@@ -157,8 +160,8 @@ export function PromptView({ active }: { active: boolean }) {
     }
     try {
       const { jobId: id } = await api.generate({
-        prompt: parsedPos.plain,
-        negativePrompt: parsedNeg.plain,
+        prompt: sentPos,
+        negativePrompt: sentNeg,
         seed: params.seed,
         steps: params.steps,
         scheduler: params.scheduler,
@@ -171,16 +174,16 @@ export function PromptView({ active }: { active: boolean }) {
     } catch (e) {
       setSubmitError(studioErrorMessage(e));
     }
-  }, [api, parsedPos.plain, parsedNeg.plain, params]);
+  }, [api, parsedPos.plain, sentPos, sentNeg, params]);
 
   const result = job?.result?.kind === 'generate' ? (job.result as GenerateResult) : undefined;
   const resultItem = shown ?? result?.item;
   const history = useMemo(
     () =>
       library.items.filter(
-        (i): i is Extract<LibraryItem, { kind: 'generation' }> => i.kind === 'generation' && i.params.prompt === parsedPos.plain,
+        (i): i is Extract<LibraryItem, { kind: 'generation' }> => i.kind === 'generation' && (i.params.prompt === sentPos || i.params.prompt === parsedPos.plain),
       ),
-    [library.items, parsedPos.plain],
+    [library.items, sentPos, parsedPos.plain],
   );
   const p = job?.progress;
   const set = <K extends keyof Params>(k: K, v: Params[K]): void => setParams((old) => ({ ...old, [k]: v }));
@@ -238,12 +241,12 @@ export function PromptView({ active }: { active: boolean }) {
                 <code>(word:1.3)</code> explicit weight, <code>(word)</code> ×1.1, <code>[word]</code> ÷1.1, <code>\(</code> a literal bracket
               </li>
               <li>
-                <code>BREAK</code> starts a new 77-token chunk; <code>// comment</code> lines are ignored
+                <code>BREAK</code> separates (this engine reads one 77-token window); <code>// comment</code> lines are ignored
               </li>
               <li>
                 A line starting <code>Negative prompt:</code> begins the negative prompt (A1111 style). Words past the token limit are struck through.
               </li>
-              <li>Weights are kept in the document; the engine receives the plain text shown above.</li>
+              <li>The engine scales each token&apos;s text embedding by its weight and keeps the overall mean (as A1111).</li>
             </ul>
           </details>
 

@@ -1,7 +1,8 @@
 /**
  * Text-to-image generation: prompt (or a text embedding) -> image, on any loaded model set.
  *
- *   1. encode the prompt (and the negative prompt, "" by default, when guidance > 1);
+ *   1. encode the prompt (and the negative prompt, "" by default, when guidance > 1), applying
+ *      emphasis weights of the prompt language (`(word:1.3)`, see prompt-weights.ts);
  *   2. x_0 = initNoiseSigma * z, z = gaussian(seed, C*h*w, stream 0) (diffusion/rng.ts: bit-identical
  *      on every machine); ancestral/LCM steps draw fresh noise from stream 1 + step;
  *   3. per step: eps = guided UNet prediction on modelInputScale[i] * x_i, then the scheduler's
@@ -17,7 +18,7 @@ import { samplerLabel } from '../image/a1111.js';
 import type { ModelSet } from './model-set.js';
 import { gaussian, RNG_VERSION } from './rng.js';
 import { applyStep, getScheduler, type SamplingPlan, type SchedulerName } from './schedulers/index.js';
-import { encodePromptDetailed } from './text-encoder.js';
+import { encodeWeightedPrompt } from './prompt-weights.js';
 import { predictNoise, usesCfg } from './unet.js';
 import { decodeLatents } from './vae.js';
 
@@ -196,7 +197,7 @@ export async function generate(ms: ModelSet, req: GenerateRequest, opts: Generat
   let cond: Float32Array;
   if (req.embedding) cond = req.embedding;
   else {
-    const enc = await encodePromptDetailed(ms, req.prompt ?? '');
+    const enc = await encodeWeightedPrompt(ms, req.prompt ?? '');
     cond = enc.embedding;
     promptInfo = { length: enc.length, tokens: enc.tokens, truncated: enc.truncated };
     if (enc.truncated) warn(truncationWarning('the prompt', promptInfo, ms.io.sequenceLength));
@@ -205,7 +206,7 @@ export async function generate(ms: ModelSet, req: GenerateRequest, opts: Generat
   if (cfg) {
     if (req.negativeEmbedding) uncond = req.negativeEmbedding;
     else {
-      const enc = await encodePromptDetailed(ms, req.negativePrompt ?? '');
+      const enc = await encodeWeightedPrompt(ms, req.negativePrompt ?? '');
       uncond = enc.embedding;
       negativeInfo = { length: enc.length, tokens: enc.tokens, truncated: enc.truncated };
       if (enc.truncated) warn(truncationWarning('the negative prompt', negativeInfo, ms.io.sequenceLength));

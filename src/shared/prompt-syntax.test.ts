@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignTokens, clipWords, droppedRanges, droppedSourceRanges, joinDoc, negativeOffset, parsePrompt, splitDoc, toPlain } from './syntax.js';
+import { alignTokens, clipWords, droppedRanges, droppedSourceRanges, hasPromptSyntax, joinDoc, negativeOffset, parsePrompt, splitDoc, toPlain, withoutComments } from './prompt-syntax.js';
 
 describe('prompt document', () => {
   it('splits off the negative section and joins it back', () => {
@@ -106,5 +106,22 @@ describe('negativeOffset', () => {
     const doc = 'cat\nNegative prompt:   blurry';
     expect(doc.slice(negativeOffset(doc))).toBe('blurry');
     expect(negativeOffset('cat')).toBe(-1);
+  });
+
+  it('carries each run\'s weight onto the characters of the plain text', () => {
+    const p = parsePrompt('a (red:1.5) cat BREAK [dog]');
+    expect(p.plain).toBe('a red cat, dog');
+    expect(p.weights).toHaveLength(p.plain.length);
+    const at = (word: string) => p.weights[p.plain.indexOf(word)]!;
+    expect(at('red')).toBeCloseTo(1.5);
+    expect(at('cat')).toBe(1);
+    expect(at('dog')).toBeCloseTo(1 / 1.1);
+    expect(p.weights[p.plain.indexOf(',')]).toBe(1);
+  });
+
+  it('tells text with syntax from plain text, and drops comment lines', () => {
+    expect(hasPromptSyntax('a red cat, on a sofa')).toBe(false);
+    for (const s of ['a (red) cat', 'a [red] cat', 'a \\(red cat', 'a BREAK b', 'x\n  // note']) expect(hasPromptSyntax(s)).toBe(true);
+    expect(withoutComments('a (red:1.2) cat\n// lighting ideas\n  oil painting')).toBe('a (red:1.2) cat\n  oil painting');
   });
 });

@@ -4,14 +4,16 @@
  * A prompt document is what the Prompt editor holds:
  *
  *   a castle on a hill, (golden hour:1.3), [fog]      <- positive prompt
- *   BREAK                                             <- starts a new 77-token chunk (A1111)
+ *   BREAK                                             <- A1111's chunk break (here: a separator)
  *   oil painting                                      
  *   // a line comment, never sent to the engine
  *   Negative prompt: blurry, lowres                   <- everything after is the negative prompt
  *
  * Emphasis follows the A1111 convention artists already know: `(x)` = x1.1, `[x]` = /1.1,
- * `(x:1.3)` = explicit weight, `\(` escapes a bracket. The engine receives plain text (see
- * `toPlain`); the weights are kept in the document and in the library parameters.
+ * `(x:1.3)` = explicit weight, `\(` escapes a bracket. Shared by the editor (highlighting, token
+ * counter) and the engine, which encodes `plain` and then scales each token's text-encoder row
+ * by its weight (diffusion/prompt-weights.ts). The engine reads one 77-token window: BREAK only
+ * separates, it does not start a second window.
  */
 
 /** Line that starts the negative section (A1111's `parameters` text uses the same words). */
@@ -64,6 +66,8 @@ export interface Parsed {
   runs: TextRun[];
   /** Plain text for the engine (runs joined; BREAK becomes ", "). */
   plain: string;
+  /** For each character of `plain`, the emphasis weight of the run it came from (1 for separators). */
+  weights: number[];
   /** For each character of `plain`, its offset in the source (-1 for inserted separators). */
   sourceOffset: number[];
   /** Number of BREAK-separated chunks. */
@@ -176,15 +180,15 @@ export function parsePrompt(src: string): Parsed {
 
   // Join runs into the engine's plain text: runs are contiguous pieces of the source minus
   // syntax; chunks are separated by ", " so words of adjacent chunks never merge.
-  const chars: { ch: string; at: number }[] = [];
+  const chars: Char[] = [];
   let prevChunk = 0;
   let cursor = 0;
   for (const run of runs) {
     if (run.chunk !== prevChunk) {
-      chars.push({ ch: ',', at: -1 }, { ch: ' ', at: -1 });
+      chars.push({ ch: ',', at: -1, w: 1 }, { ch: ' ', at: -1, w: 1 });
     }
     prevChunk = run.chunk;
-    for (let k = 0; k < run.text.length; k++) chars.push({ ch: run.text[k]!, at: pendingOffsets[cursor + k]! });
+    for (let k = 0; k < run.text.length; k++) chars.push({ ch: run.text[k]!, at: pendingOffsets[cursor + k]!, w: run.weight });
     cursor += run.text.length;
   }
   const tidied = tidy(chars);
@@ -192,6 +196,7 @@ export function parsePrompt(src: string): Parsed {
     runs,
     plain: tidied.map((c) => c.ch).join(''),
     sourceOffset: tidied.map((c) => c.at),
+    weights: tidied.map((c) => c.w),
     chunks: chunk + 1,
     problems,
   };
@@ -203,25 +208,50 @@ export function toPlain(src: string): string {
 }
 
 /**
+ * True when `src` uses any prompt syntax (brackets, escapes, BREAK, comment lines). Text without
+ * it is what it says and reaches the text encoder verbatim, exactly as before weights existed.
+ */
+export function hasPromptSyntax(src: string): boolean {
+  return /[()[\]\\]|\bBREAK\b|^[ \t]*\/\//m.test(src);
+}
+
+/** The prompt without its comment lines (what is sent to the engine and stored with an image). */
+export function withoutComments(src: string): string {
+  return src
+    .split('\n')
+    .filter((line) => !/^[ \t]*\/\//.test(line))
+    .join('\n')
+    .trim();
+}
+
+/**
  * Whitespace runs become one space, no space before a comma, repeated commas collapse, and
  * leading/trailing commas and spaces go. Works on (char, source offset) pairs so the editor can
  * still map engine text back to the document.
  */
-function tidy(chars: { ch: string; at: number }[]): { ch: string; at: number }[] {
-  const out: { ch: string; at: number }[] = [];
+interface Char {
+  ch: string;
+  /** Source offset, -1 for inserted separators. */
+  at: number;
+  /** Emphasis weight. */
+  w: number;
+}
+
+function tidy(chars: Char[]): Char[] {
+  const out: Char[] = [];
   for (const c of chars) {
     const ch = /\s/.test(c.ch) ? ' ' : c.ch;
     const prev = out[out.length - 1];
     if (ch === ' ') {
       if (!prev || prev.ch === ' ') continue;
-      out.push({ ch, at: c.at });
+      out.push({ ...c, ch });
     } else if (ch === ',') {
       while (out.length && out[out.length - 1]!.ch === ' ') out.pop();
       const p = out[out.length - 1];
       if (!p || p.ch === ',') continue;
-      out.push({ ch, at: c.at });
+      out.push({ ...c, ch });
     } else {
-      out.push({ ch, at: c.at });
+      out.push({ ...c, ch });
     }
   }
   while (out.length && (out[out.length - 1]!.ch === ' ' || out[out.length - 1]!.ch === ',')) out.pop();
