@@ -30,10 +30,19 @@ export async function loadTransformers(opts: HfOptions): Promise<Transformers> {
 }
 
 export interface HubModelRef {
-  /** What to set `env.localModelPath` to, and the id to pass to `from_pretrained`. */
+  /** The cache root holding the folder (the `env.localModelPath` for `modelId`). */
   localModelPath: string;
+  /** The model's id inside `localModelPath`. */
   modelId: string;
-  /** The model's folder. */
+  /**
+   * The model's folder; pass it (absolute) to `from_pretrained`. transformers.js (4.3) memoises
+   * for the whole process whether a repo has tokenizer_config.json, keyed by the model id alone,
+   * not by `env.localModelPath`, and looks in its own download cache before the local folder. So
+   * after one failed load of `Xenova/gpt2` from a folder without tokenizer files, loading
+   * `Xenova/gpt2` from any other folder fails too ("reading 'tokenizer_class'"). A path is not
+   * shared between folders and is never looked up in the download cache or online. (For the same
+   * path, callers check the files first with `missingFiles`, so no miss is ever memoised.)
+   */
   dir: string;
 }
 
@@ -51,4 +60,21 @@ export function locateHubModel(cacheDir: string, repo: string, manifestId?: stri
   const dir = path.join(cacheDir, ...repo.split('/'));
   if (existsSync(path.join(dir, 'config.json'))) return { localModelPath: cacheDir, modelId: repo, dir };
   return undefined;
+}
+
+/**
+ * The ONNX decoder file a causal LM folder has, as a transformers.js `model_file_name` (no
+ * suffix, no extension): `model` (what transformers.js v3+ loads by default) when present, else
+ * `decoder_model_merged` (what the older Xenova exports, and our manifests, ship). Undefined
+ * when neither is there.
+ */
+export function causalLmFileName(dir: string): 'model' | 'decoder_model_merged' | undefined {
+  if (existsSync(path.join(dir, 'onnx', 'model.onnx'))) return 'model';
+  if (existsSync(path.join(dir, 'onnx', 'decoder_model_merged.onnx'))) return 'decoder_model_merged';
+  return undefined;
+}
+
+/** The entries of `files` (paths relative to `dir`) that do not exist. */
+export function missingFiles(dir: string, files: readonly string[]): string[] {
+  return files.filter((f) => !existsSync(path.join(dir, ...f.split('/'))));
 }

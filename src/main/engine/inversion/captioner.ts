@@ -5,7 +5,7 @@
  * the error says how to install it or to pass `--init "TEXT"` instead.
  */
 import { EngineError, throwIfAborted } from '../errors.js';
-import { loadTransformers, locateHubModel, type HfOptions } from '../hf/transformers.js';
+import { loadTransformers, locateHubModel, missingFiles, type HfOptions } from '../hf/transformers.js';
 
 export type CaptionerName = 'florence2' | 'vit-gpt2' | 'janus';
 
@@ -19,6 +19,13 @@ export const CAPTIONER_REPOS: Record<CaptionerName, string> = {
 export const CAPTIONER_MANIFESTS: Partial<Record<CaptionerName, string>> = {
   florence2: 'florence2-base-ft',
   'vit-gpt2': 'vit-gpt2',
+};
+
+/** Files transformers.js reads from each captioner's folder (fp32 weights; for Janus only the tokenizer and processor files, its ONNX set varies by dtype). */
+const CAPTIONER_FILES: Record<CaptionerName, readonly string[]> = {
+  'vit-gpt2': ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'onnx/encoder_model.onnx', 'onnx/decoder_model_merged.onnx'],
+  florence2: ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/encoder_model.onnx', 'onnx/decoder_model_merged.onnx'],
+  janus: ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'],
 };
 
 /** How to install a captioner, for error messages. */
@@ -69,19 +76,35 @@ export async function loadCaptioner(opts: CaptionOptions): Promise<Captioner> {
   if (!ref && (opts.offline ?? false)) {
     throw new EngineError('NOT_INSTALLED', `the ${name} captioner (${CAPTIONER_REPOS[name]}) is not installed in ${opts.cacheDir}. ${captionerInstallHint(name, opts.cacheDir)}`);
   }
+  if (ref) {
+    // Checked before transformers.js sees the folder: it would remember a missing tokenizer file
+    // for the rest of the process (see HubModelRef.dir).
+    const missing = missingFiles(ref.dir, CAPTIONER_FILES[name]);
+    if (missing.length) {
+      throw new EngineError('NOT_INSTALLED', `the ${name} captioner in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${captionerInstallHint(name, opts.cacheDir)}`);
+    }
+  }
   const t = await loadTransformers(opts);
-  if (ref) t.env.localModelPath = ref.localModelPath;
-  const repo = ref?.modelId ?? CAPTIONER_REPOS[name];
+  // A local folder is loaded by its path (see HubModelRef.dir).
+  const repo = ref?.dir ?? CAPTIONER_REPOS[name];
   const device = (opts.device ?? 'cpu') as 'cpu';
   const maxNewTokens = opts.maxNewTokens ?? 40;
   const raw = (img: RgbImage) => new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);
 
   if (name === 'vit-gpt2') {
-    const pipe = await t.pipeline('image-to-text', repo, { device });
+    const pipe = await t.pipeline('image-to-text', repo, { device, dtype: 'fp32' });
+    // The repo's preprocessor_config.json says `"size": 224`. Python's ViT processor reads that as
+    // 224x224 (stretch); transformers.js reads an integer size as "shortest and longest edge 224",
+    // keeping the aspect ratio, so a non-square image reaches the encoder as e.g. 224x149 and the
+    // ViT (fixed 197 positions) fails. Stretching to the square first restores Python's input.
+    const size = (pipe as unknown as { processor?: { image_processor?: { size?: unknown } } }).processor?.image_processor?.size;
+    const square = typeof size === 'number' && Number.isInteger(size) ? size : undefined;
     return {
       name,
-      async caption(image) {
-        const out = (await pipe(raw(image), { max_new_tokens: maxNewTokens })) as { generated_text: string }[];
+      async caption(image, signal) {
+        throwIfAborted(signal);
+        const img = square ? await raw(image).resize(square, square) : raw(image);
+        const out = (await pipe(img, { max_new_tokens: maxNewTokens })) as { generated_text: string }[];
         return clean(out[0]?.generated_text ?? '');
       },
     };

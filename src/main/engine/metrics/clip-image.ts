@@ -9,7 +9,7 @@
  * EngineError('NOT_INSTALLED') saying how to install it, and callers fall back to pixel MSE.
  */
 import { EngineError } from '../errors.js';
-import { loadTransformers, locateHubModel, type HfOptions } from '../hf/transformers.js';
+import { loadTransformers, locateHubModel, missingFiles, type HfOptions } from '../hf/transformers.js';
 import { chwToRgbBytes } from '../image/image-io.js';
 import type { ImageScorer, TargetImage } from '../inversion/invert.js';
 
@@ -20,7 +20,10 @@ export const CLIP_IMAGE_MANIFEST = 'clip-vit-l14';
 export interface ClipImageScorer extends ImageScorer {
   /** Hub id the weights came from. */
   readonly repo: string;
-  /** Unit-length projected image embedding (768 values for ViT-L/14) of a CHW [-1, 1] image. */
+  /**
+   * Unit-length projected image embedding (768 values for ViT-L/14) of a CHW [-1, 1] image; a
+   * non-square image is centre-cropped to a square first (what CLIP's resize-then-crop sees).
+   */
   embed(image: TargetImage): Promise<Float32Array>;
   release(): Promise<void>;
 }
@@ -46,6 +49,23 @@ function normalised(v: Float32Array): Float32Array {
   return v.map((x) => x * s);
 }
 
+/** The centre square of a CHW image (the image itself when already square). */
+function centreSquare(image: TargetImage): TargetImage {
+  const { width, height } = image;
+  if (width === height) return image;
+  const side = Math.min(width, height);
+  const x0 = (width - side) >> 1;
+  const y0 = (height - side) >> 1;
+  const data = new Float32Array(3 * side * side);
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < side; y++) {
+      const src = c * width * height + (y + y0) * width + x0;
+      data.set(image.data.subarray(src, src + side), c * side * side + y * side);
+    }
+  }
+  return { data, width: side, height: side };
+}
+
 /** True when the CLIP image model is in the cache (cheap: checks files, loads nothing). */
 export function clipImageInstalled(cacheDir: string): boolean {
   return locateHubModel(cacheDir, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST) !== undefined;
@@ -64,13 +84,17 @@ export async function loadClipImageScorer(opts: Omit<HfOptions, 'offline'>): Pro
   if (!ref) {
     throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 (${CLIP_IMAGE_REPO}) is not installed in ${opts.cacheDir}. ${install}`);
   }
+  const missing = missingFiles(ref.dir, ['preprocessor_config.json', 'onnx/vision_model.onnx']);
+  if (missing.length) {
+    throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 in ${ref.dir} could not be loaded (incomplete: missing ${missing.join(', ')}). ${install}`);
+  }
   const t = await loadTransformers({ ...opts, offline: true });
-  t.env.localModelPath = ref.localModelPath;
   let processor: Awaited<ReturnType<typeof t.AutoProcessor.from_pretrained>>;
   let model: Awaited<ReturnType<typeof t.CLIPVisionModelWithProjection.from_pretrained>>;
   try {
-    processor = await t.AutoProcessor.from_pretrained(ref.modelId);
-    model = await t.CLIPVisionModelWithProjection.from_pretrained(ref.modelId, { device: (opts.device ?? 'cpu') as 'cpu', dtype: 'fp32' });
+    // By folder path, not hub id: see HubModelRef.dir.
+    processor = await t.AutoProcessor.from_pretrained(ref.dir);
+    model = await t.CLIPVisionModelWithProjection.from_pretrained(ref.dir, { device: (opts.device ?? 'cpu') as 'cpu', dtype: 'fp32' });
   } catch (e) {
     throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 in ${ref.dir} could not be loaded (${(e as Error).message}). ${install}`, { cause: e });
   }
@@ -79,8 +103,12 @@ export async function loadClipImageScorer(opts: Omit<HfOptions, 'offline'>): Pro
   const embed = async (image: TargetImage): Promise<Float32Array> => {
     const hit = cache.get(image.data);
     if (hit) return hit;
-    const rgb = chwToRgbBytes(image.data, image.width, image.height);
-    const raw = new t.RawImage(new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.byteLength), image.width, image.height, 3);
+    // CLIP's processor config says `"size": 224`, which Python reads as "shortest edge 224, then
+    // centre-crop 224" but transformers.js as "longest edge 224": a non-square image would be
+    // shrunk and the crop padded with black. Cropping the centre square first gives Python's input.
+    const sq = centreSquare(image);
+    const rgb = chwToRgbBytes(sq.data, sq.width, sq.height);
+    const raw = new t.RawImage(new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.byteLength), sq.width, sq.height, 3);
     const inputs = await (processor as unknown as (img: unknown) => Promise<Record<string, unknown>>)(raw);
     const out = (await model(inputs)) as { image_embeds: { data: Float32Array } };
     const e = normalised(Float32Array.from(out.image_embeds.data));
