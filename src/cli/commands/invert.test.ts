@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { main } from '../main.js';
 import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { generate } from '../../main/engine/diffusion/pipeline.js';
-import { testCacheDir } from '../../main/engine/models/demo/test-support.js';
+import { testCacheDir, testDemoModelSet } from '../../main/engine/models/demo/test-support.js';
+import { writeGpt2Fixture } from '../../main/engine/hf/testing/gpt2-fixture.js';
 import type { InversionModels } from '../../main/engine/inversion/inversion-models.js';
 import type { InvertOptions, TargetImage, invert as invertFn } from '../../main/engine/inversion/invert.js';
 import { collectImages, progressLine, readRecords, type InvertRecord } from './invert.js';
@@ -192,6 +193,39 @@ describe('inversion-studio invert', () => {
       expect(existsSync(path.join(empty, 'models', 'demo'))).toBe(false);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('--lm decodes with GPT-2 when it is installed, and says how to install it and goes on when not', async () => {
+    // A cache with no GPT-2 (then with the GPT-2 fixture); the demo set is given as a folder.
+    const lmCache = mkdtempSync(path.join(tmpdir(), 'invert-lm-'));
+    try {
+      const demoDir = await testDemoModelSet();
+      const args = [catPng, '--cache', lmCache, '--models', demoDir, '--size', '128', '--init', 'a green cat on a sofa', '--objective', 'denoise', '--iterations', '2'];
+      let lmSeen: string | undefined = 'not called';
+      const spy = (real: typeof invertFn, m: InversionModels, t: TargetImage, o: InvertOptions) => {
+        lmSeen = o.lm?.name;
+        return real(m, t, o);
+      };
+      hooks.wrap = spy;
+      const missing = await cli([...args, '--lm']);
+      expect(missing.code).toBe(0);
+      expect(missing.err).toMatch(/inversion-studio models download gpt2/);
+      expect(missing.err).toMatch(/without the language model/);
+      expect(lmSeen).toBeUndefined();
+
+      await writeGpt2Fixture(lmCache);
+      const json = path.join(dir, 'lm.json');
+      hooks.wrap = spy;
+      const r = await cli([...args, '--fluency', '0.02', '--json', json]);
+      expect(r.code).toBe(0);
+      expect(lmSeen).toBe('Xenova/gpt2');
+      const rec = JSON.parse(readFileSync(json, 'utf8')) as InvertRecord;
+      expect(rec.lm).toBe('Xenova/gpt2');
+      expect(rec.fluencyWeight).toBe(0.02);
+      expect((await cli([catPng, '--init', 'x', '--fluency', 'abc'])).err).toMatch(/--fluency must be a number/);
+    } finally {
+      rmSync(lmCache, { recursive: true, force: true });
     }
   });
 

@@ -15,7 +15,8 @@ import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
 import { captionerInstalled, captionerInstallHint, CAPTIONER_REPOS, loadCaptioner, type Captioner, type CaptionerName } from '../../main/engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
 import { invert, type ImageScorer, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
-import { objectiveSchema, presetSettings, PRESETS, type InvertSettings, type PresetName } from '../../main/engine/inversion/presets.js';
+import { DEFAULT_LM_FLUENCY_WEIGHT, objectiveSchema, presetSettings, PRESETS, type InvertSettings, type PresetName } from '../../main/engine/inversion/presets.js';
+import { DEFAULT_LM_MANIFEST, loadCausalLm, type LanguageModel } from '../../main/engine/e2t/language-model.js';
 import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
@@ -44,6 +45,10 @@ options:
   --init "TEXT"         start from this text instead of a caption
   --captioner C         ${CAPTIONERS.join(' | ')} (default: florence2); must be installed
                         (inversion-studio models download ...), unless --init is given
+  --lm                  decode with GPT-2 (inversion-studio models download ${DEFAULT_LM_MANIFEST}): next-word
+                        proposals and a fluency term; without it installed, a note and no LM
+  --fluency W           weight of the fluency term (mean GPT-2 token NLL added to the embedding
+                        distance; default ${DEFAULT_LM_FLUENCY_WEIGHT}); implies --lm
   --seed N              seed of the sampler noise the objective uses (default: 0)
   --size N              inversion size in pixels, square (default: the model set's, 256 demo, 512 SD);
                         a multiple of the set's size step (8; 32 for demo)
@@ -71,6 +76,9 @@ export interface InvertRecord {
   preset: PresetName;
   model: string;
   init: 'text' | `caption:${CaptionerName}`;
+  /** The decoder's language model and fluency weight, when one was used. */
+  lm?: string;
+  fluencyWeight?: number;
   rankedBy: InvertResult['rankedBy'];
   width: number;
   height: number;
@@ -202,7 +210,7 @@ async function writeRecords(file: string, records: InvertRecord[], asArray: bool
   }
 }
 
-function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number }): InvertRecord {
+function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number; lm?: string; fluencyWeight?: number }): InvertRecord {
   return {
     image,
     initialPrompt: r.initialPrompt,
@@ -215,6 +223,7 @@ function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model
     preset: o.preset,
     model: o.model,
     init: o.init,
+    ...(o.lm !== undefined ? { lm: o.lm, fluencyWeight: o.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT } : {}),
     rankedBy: r.rankedBy,
     width: r.width,
     height: r.height,
@@ -248,6 +257,8 @@ export async function run(argv: string[]): Promise<number> {
         threads: { type: 'string' },
         cache: { type: 'string' },
         json: { type: 'string' },
+        lm: { type: 'boolean' },
+        fluency: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -270,6 +281,11 @@ export async function run(argv: string[]): Promise<number> {
   const size = intOption(v.size, '--size', MIN_SOURCE_SIZE, 4096);
   const threads = intOption(v.threads, '--threads', 1, 1024);
   for (const x of [iterations, seed, size, threads]) if (typeof x === 'string') return usageError(x);
+  const fluency = v.fluency === undefined ? undefined : Number(v.fluency);
+  if (fluency !== undefined && (v.fluency!.trim() === '' || !Number.isFinite(fluency) || fluency < 0 || fluency > 100)) {
+    return usageError(`--fluency must be a number from 0 to 100 (got '${v.fluency}')`);
+  }
+  const wantLm = v.lm === true || fluency !== undefined;
   const captionerName = (v.captioner ?? 'florence2') as CaptionerName;
   if (!CAPTIONERS.includes(captionerName)) return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
   if (v.init !== undefined && v.init.trim() === '') return usageError('--init must not be empty');
@@ -280,6 +296,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(objective?.success ? { objective: objective.data } : {}),
     ...(typeof iterations === 'number' ? { iterations } : {}),
     ...(typeof seed === 'number' ? { seed } : {}),
+    ...(fluency !== undefined ? { fluencyWeight: fluency } : {}),
   });
   const cacheDir = resolveCacheDir(v.cache);
   const jsonPath = v.json ? path.resolve(v.json) : undefined;
@@ -318,6 +335,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   let captioner: Captioner | undefined;
   let scorer: (ImageScorer & { release(): Promise<void> }) | undefined;
+  let lm: LanguageModel | undefined;
   let failures = 0;
   let cancelled = false;
   try {
@@ -344,8 +362,16 @@ export async function run(argv: string[]): Promise<number> {
       } else {
         progress.note(`CLIP ViT-L/14 is not installed: ranking candidates by pixel MSE (install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\`).`);
       }
+      if (wantLm) {
+        try {
+          lm = await loadCausalLm({ cacheDir, offline: true });
+        } catch (e) {
+          if (!(e instanceof EngineError) || e instanceof CancelledError) throw e;
+          progress.note(`warning: ${e.message} Decoding without the language model (no fluency term).`);
+        }
+      }
       const m = await inversionModelsFromSet(ms);
-      const ctx = { preset, model: ms.name, init, seed: settings.seed };
+      const ctx = { preset, model: ms.name, init, seed: settings.seed, ...(lm ? { lm: lm.name, fluencyWeight: settings.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT } : {}) };
 
       for (const [k, image] of todo.entries()) {
         if (ac.signal.aborted) {
@@ -371,6 +397,7 @@ export async function run(argv: string[]): Promise<number> {
             settings,
             init: { kind: 'text', text },
             ...(scorer ? { scorer } : {}),
+            ...(lm ? { lm } : {}),
             signal: ac.signal,
             onProgress: (e) => progress.update(e),
           });

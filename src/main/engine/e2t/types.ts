@@ -35,8 +35,13 @@ export interface DecodeOptions {
   beam?: number;
   /** Max edit rounds (default 30). */
   maxRounds?: number;
-  /** Weight of the language-model fluency term (mean token NLL); 0 disables it. */
+  /**
+   * Weight of the language-model fluency term: score = distance + fluencyWeight * mean token
+   * NLL (nats). 0 disables it; ignored by a decoder without a language model.
+   */
   fluencyWeight?: number;
+  /** How many alternatives to return (default: the beam width). */
+  nBest?: number;
   signal?: AbortSignal;
   onProgress?: (e: DecodeProgress) => void;
 }
@@ -48,10 +53,22 @@ export interface DecodeProgress {
   candidatesScored: number;
 }
 
+/** One decoded text with its embedding distance and its score (distance + fluency term). */
+export interface DecodedText {
+  text: string;
+  distance: number;
+  score: number;
+}
+
 export interface DecodeResult {
   text: string;
   /** Embedding distance (mean squared error over the matched positions) of `text` to the target. */
   distance: number;
+  /**
+   * The best distinct texts the search scored (at most `nBest`), best score first; the first is
+   * `text`. Lets a caller re-rank several decodings (e.g. by regenerating each).
+   */
+  alternatives: DecodedText[];
   rounds: number;
   candidatesScored: number;
 }

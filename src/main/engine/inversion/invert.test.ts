@@ -39,7 +39,10 @@ class MarkingDecoder implements EmbeddingToText {
   async decode(t: TextEmbedding, o: DecodeOptions) {
     this.snapshots.push(Float32Array.from(t.data));
     this.seen.push(this.snapshots.length);
-    return { text: `${o.init} #${this.seen.length}`, distance: 0, rounds: 1, candidatesScored: 1 };
+    const text = `${o.init} #${this.seen.length}`;
+    // An n-best list: the answer first, then two runners-up.
+    const alternatives = [text, `${text} alt1`, `${text} alt2`].map((t, i) => ({ text: t, distance: i, score: i }));
+    return { text, distance: 0, rounds: 1, candidatesScored: 3, alternatives };
   }
 }
 
@@ -52,13 +55,25 @@ describe('invert', () => {
     expect(res.loss).toHaveLength(6);
     expect(res.iterations).toBe(6);
     expect(res.initialPrompt).toBe(START);
-    expect(res.candidates.map((c) => c.prompt).sort()).toEqual([START, `${START} #1`, `${START} #1 #2`, `${START} #1 #2 #3`].sort());
+    // One text per snapshot, the start text, and the best snapshot's runners-up (fast ranks 3;
+    // this n-best list has 2), which carry that snapshot's iteration and their own distance.
+    const last = `${START} #1 #2 #3`;
+    expect(res.candidates.map((c) => c.prompt).sort()).toEqual([START, `${START} #1`, `${START} #1 #2`, last, `${last} alt1`, `${last} alt2`].sort());
+    const alt = res.candidates.find((c) => c.prompt === `${last} alt2`)!;
+    expect(alt.iteration).toBe(6);
+    expect(alt.e2tDistance).toBe(2);
     const scores = res.candidates.map((c) => c.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     expect(res.prompt).toBe(res.candidates[0]!.prompt);
     expect(res.candidates.every((c) => c.png && c.png.subarray(1, 4).toString() === 'PNG')).toBe(true);
     expect(res.rankedBy).toBe('pixel-mse');
     expect(res.stopped).toBeUndefined();
+  });
+
+  it('ranks no runners-up when rankAlternatives is 0 (the reference, preset paper)', async () => {
+    const res = await invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 2, snapshotEvery: 2, previewEvery: 0, rankAlternatives: 0 }), init: { kind: 'text', text: START }, e2t: new MarkingDecoder() });
+    expect(res.candidates.some((c) => c.prompt.includes(' alt'))).toBe(false);
+    expect(presetSettings('paper').rankAlternatives).toBe(0);
   });
 
   it('cancelled mid-run returns the best result so far, decoded from the best snapshot', async () => {

@@ -6,6 +6,7 @@
 import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
 import { HotFlipDecoder } from '../e2t/hotflip-decoder.js';
 import { createTextEncoderOracle, wordTokens } from '../e2t/text-encoder-oracle.js';
+import type { LanguageModel } from '../e2t/language-model.js';
 import type { EmbeddingToText } from '../e2t/types.js';
 import { chwToRgbBytes, imageToPng } from '../image/image-io.js';
 import { philox4x32 } from '../diffusion/rng.js';
@@ -14,7 +15,7 @@ import { createDenoiseObjective } from './denoise-objective.js';
 import type { InversionModels } from './inversion-models.js';
 import { cyclicLr } from './lr-schedule.js';
 import { createOptimiser } from './optimiser.js';
-import type { InvertSettings } from './presets.js';
+import { DEFAULT_LM_FLUENCY_WEIGHT, type InvertSettings } from './presets.js';
 import { positionMask, refine, type Objective, type RefineResult } from './refine.js';
 import { createRenderer } from './renderer.js';
 import { createSamplerObjective } from './sampler-objective.js';
@@ -89,6 +90,12 @@ export interface InvertOptions {
   scorer?: ImageScorer;
   /** Custom decoder (default: the training-free HotFlip decoder on the model's text encoder). */
   e2t?: EmbeddingToText;
+  /**
+   * Language model (GPT-2, `loadCausalLm`) for the decoder's next-word proposals and fluency
+   * term, weighted by `settings.fluencyWeight` (default DEFAULT_LM_FLUENCY_WEIGHT); without
+   * one the decoder uses HotFlip proposals and the embedding distance only.
+   */
+  lm?: LanguageModel;
   signal?: AbortSignal;
   onProgress?: (e: InvertProgress) => void;
 }
@@ -196,9 +203,11 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     if (!e2t) {
       oracle = await createTextEncoderOracle(m.textEncoder, m.tokenizer, m.sessionOptions ? { sessionOptions: m.sessionOptions } : {});
       releases.push(() => oracle!.release());
-      e2t = new HotFlipDecoder(oracle);
+      e2t = new HotFlipDecoder(oracle, o.lm ? { lm: o.lm } : {});
     }
+    const fluencyWeight = o.lm ? (s.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT) : 0;
     const decoded: { prompt: string; iteration: number; loss: number; e2tDistance: number }[] = [];
+    const alternatives: typeof decoded = [];
     let hypothesis = initialPrompt;
     const lastIndex = refined.snapshots.length - 1;
     for (let k = 0; k <= lastIndex; k++) {
@@ -208,20 +217,28 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       const snap = refined.snapshots[k]!;
       const d = await e2t.decode(
         { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
-        { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds },
+        { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds, fluencyWeight },
       );
       hypothesis = d.text;
       decoded.push({ prompt: d.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: d.distance });
+      if (k === lastIndex) {
+        // The best embedding's runners-up: near-equal in embedding distance, so only
+        // regeneration can tell which reproduces the image best.
+        for (const alt of d.alternatives.filter((a) => a.text !== d.text).slice(0, s.rankAlternatives)) {
+          alternatives.push({ prompt: alt.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: alt.distance });
+        }
+      }
       emit({ phase: 'decoding', iteration: k + 1, total: refined.snapshots.length, message: d.text });
     }
 
-    // 5. Rank: regenerate each distinct prompt (the initial one competes too). The prompt of the
-    // best embedding goes first, so a cancelled run still ranks (and returns) it.
+    // 5. Rank: regenerate each distinct prompt (the initial one and the best snapshot's
+    // runners-up compete too). The prompt of the best embedding goes first, so a cancelled run
+    // still ranks (and returns) it.
     const unique = new Map<string, (typeof decoded)[number]>();
     const bestDecoded = decoded[decoded.length - 1]!;
     unique.set(bestDecoded.prompt, bestDecoded);
     if (!unique.has(initialPrompt)) unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
-    for (const d of decoded) if (!unique.has(d.prompt)) unique.set(d.prompt, d);
+    for (const d of [...decoded, ...alternatives]) if (!unique.has(d.prompt)) unique.set(d.prompt, d);
     const candidates: Candidate[] = [];
     let index = 0;
     for (const d of unique.values()) {

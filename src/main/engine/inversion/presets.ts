@@ -36,11 +36,29 @@ export const invertSettingsSchema = z.object({
   previewEvery: z.number().int().min(0),
   /** Sampler steps when regenerating candidates for ranking. */
   rankSteps: z.number().int().min(1).max(200),
+  /**
+   * Runner-up texts of the best snapshot's decoding (the decoder's n-best list) that are
+   * regenerated and ranked too. The reference ranks one text per snapshot (0).
+   */
+  rankAlternatives: z.number().int().min(0).max(16),
   /** E2T beam width and max edit rounds per candidate. */
   e2tBeam: z.number().int().min(1).max(32),
   e2tRounds: z.number().int().min(0).max(500),
+  /**
+   * Weight of the E2T fluency term (mean GPT-2 token NLL, nats, added to the embedding
+   * distance). Only used when a language model is given; unset = DEFAULT_LM_FLUENCY_WEIGHT then.
+   */
+  fluencyWeight: z.number().min(0).max(100).optional(),
 });
 export type InvertSettings = z.infer<typeof invertSettingsSchema>;
+
+/**
+ * Fluency weight when a language model is given and the settings leave it unset: small enough
+ * that it never outweighs a one-word change of the text on the demo encoder (smallest such
+ * distance 0.09 with prompt matching, i.e. ~9 nats of mean NLL), large enough to decide between
+ * texts whose distances differ by ~0.01-0.02 (docs/inversion.md, "Language model").
+ */
+export const DEFAULT_LM_FLUENCY_WEIGHT = 0.01;
 
 const PAPER = {
   objective: 'pixel',
@@ -58,6 +76,7 @@ const PAPER = {
   includePadding: false,
   previewEvery: 50,
   rankSteps: 50,
+  rankAlternatives: 0,
   e2tBeam: 4,
   e2tRounds: 30,
 } as const satisfies InvertSettings;
@@ -72,6 +91,7 @@ export const PRESETS = {
     snapshotEvery: 25,
     previewEvery: 10,
     rankSteps: 5,
+    rankAlternatives: 3,
     e2tRounds: 20,
   },
 } as const satisfies Record<string, InvertSettings>;
