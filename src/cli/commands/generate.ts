@@ -5,12 +5,12 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { CancelledError } from '../../main/engine/errors.js';
 import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
 import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
+import { intOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 
 export const summary = 'generate an image from a prompt (PROMPT -o OUT.png [--models demo|sd15|sd-turbo|DIR] ...)';
 
@@ -31,10 +31,7 @@ options:
   --cache DIR           model cache (default: INVERSION_STUDIO_CACHE or the per-user cache)
   --json                print the generation record as JSON on stdout`;
 
-function usageError(message: string): number {
-  console.error(`inversion-studio generate: ${message}\n\n${USAGE}`);
-  return 2;
-}
+const usageError = (message: string): number => usageErrorOf('generate', USAGE, message);
 
 /** Parses "WxH" (also "W" for a square); returns undefined when malformed. */
 export function parseSize(s: string): { width: number; height: number } | undefined {
@@ -88,43 +85,24 @@ function progressReporter(): { update(e: GenerateProgress): void; note(line: str
   };
 }
 
-function intOption(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | string | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
-  return n;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        output: { type: 'string', short: 'o' },
-        negative: { type: 'string' },
-        models: { type: 'string' },
-        seed: { type: 'string' },
-        steps: { type: 'string' },
-        scheduler: { type: 'string' },
-        guidance: { type: 'string' },
-        size: { type: 'string' },
-        provider: { type: 'string' },
-        threads: { type: 'string' },
-        cache: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs('generate', USAGE, argv, {
+    output: { type: 'string', short: 'o' },
+    negative: { type: 'string' },
+    models: { type: 'string' },
+    seed: { type: 'string' },
+    steps: { type: 'string' },
+    scheduler: { type: 'string' },
+    guidance: { type: 'string' },
+    size: { type: 'string' },
+    provider: { type: 'string' },
+    threads: { type: 'string' },
+    cache: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (parsed.positionals.length !== 1) return usageError(parsed.positionals.length === 0 ? 'a PROMPT is required (quote it)' : `expected one PROMPT, got ${parsed.positionals.length} arguments; quote the prompt`);
   const prompt = parsed.positionals[0]!;
   if (!v.output) return usageError('-o OUT.png is required');

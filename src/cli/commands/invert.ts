@@ -8,7 +8,6 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { CancelledError, EngineError } from '../../main/engine/errors.js';
 import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
@@ -20,6 +19,7 @@ import { DEFAULT_LM_MANIFEST, loadCausalLm, type LanguageModel } from '../../mai
 import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
+import { intOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 
 export const summary = 'recover the prompt behind images (IMAGE|DIR… [--preset fast|paper] [--json OUT.json] ...)';
 
@@ -87,17 +87,7 @@ export interface InvertRecord {
   message?: string;
 }
 
-function usageError(message: string): number {
-  console.error(`inversion-studio invert: ${message}\n\n${USAGE}`);
-  return 2;
-}
-
-function intOption(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | string | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
-  return n;
-}
+const usageError = (message: string): number => usageErrorOf('invert', USAGE, message);
 
 function fmtSeconds(s: number | undefined): string {
   if (s === undefined || !Number.isFinite(s)) return '?';
@@ -239,37 +229,25 @@ function isPerImageError(e: unknown): e is EngineError {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        models: { type: 'string' },
-        preset: { type: 'string' },
-        objective: { type: 'string' },
-        iterations: { type: 'string' },
-        init: { type: 'string' },
-        captioner: { type: 'string' },
-        seed: { type: 'string' },
-        size: { type: 'string' },
-        provider: { type: 'string' },
-        threads: { type: 'string' },
-        cache: { type: 'string' },
-        json: { type: 'string' },
-        lm: { type: 'boolean' },
-        fluency: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    return usageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs('invert', USAGE, argv, {
+    models: { type: 'string' },
+    preset: { type: 'string' },
+    objective: { type: 'string' },
+    iterations: { type: 'string' },
+    init: { type: 'string' },
+    captioner: { type: 'string' },
+    seed: { type: 'string' },
+    size: { type: 'string' },
+    provider: { type: 'string' },
+    threads: { type: 'string' },
+    cache: { type: 'string' },
+    json: { type: 'string' },
+    lm: { type: 'boolean' },
+    fluency: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (parsed.positionals.length === 0) return usageError('give at least one IMAGE or folder');
 
   const preset = (v.preset ?? 'fast') as PresetName;

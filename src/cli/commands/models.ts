@@ -1,7 +1,6 @@
 /**
  * `inversion-studio models list|download|import|check`: the CLI face of the model manager.
  */
-import { parseArgs } from 'node:util';
 import { CancelledError, EngineError } from '../../main/engine/errors.js';
 import { listModels, resolveCacheDir, type ModelListing } from '../../main/engine/models/cache.js';
 import { downloadModel, type ModelDownloadProgress } from '../../main/engine/models/downloader.js';
@@ -9,6 +8,7 @@ import { importModelFolder } from '../../main/engine/models/import.js';
 import { MODEL_KINDS, manifestBytes, type ModelKind } from '../../main/engine/models/manifest.js';
 import { defaultManifestDir, getManifest, loadManifests } from '../../main/engine/models/manifests.js';
 import { validateModelFolder } from '../../main/engine/models/model-set.js';
+import { parseCommandArgs } from '../args.js';
 
 export const summary = 'list, download or import models (list | download NAME | import DIR --name N | check DIR)';
 
@@ -186,35 +186,22 @@ async function cmdCheck(dir: string): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        cache: { type: 'string' },
-        manifests: { type: 'string' },
-        json: { type: 'boolean' },
-        offline: { type: 'boolean' },
-        proxy: { type: 'string' },
-        endpoint: { type: 'string' },
-        timeout: { type: 'string' },
-        name: { type: 'string' },
-        link: { type: 'boolean' },
-        kind: { type: 'string' },
-        force: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    console.error(`inversion-studio models: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('models', USAGE, argv, {
+    cache: { type: 'string' },
+    manifests: { type: 'string' },
+    json: { type: 'boolean' },
+    offline: { type: 'boolean' },
+    proxy: { type: 'string' },
+    endpoint: { type: 'string' },
+    timeout: { type: 'string' },
+    name: { type: 'string' },
+    link: { type: 'boolean' },
+    kind: { type: 'string' },
+    force: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: pos } = parsed;
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const [sub, arg, ...rest] = pos;
   const cacheDir = resolveCacheDir(v.cache);
   const manifestsDir = v.manifests ?? defaultManifestDir();
