@@ -1,5 +1,5 @@
 /**
- * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile]`
+ * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile [--profile-nodes FILE]]`
  *
  * Builds (with our own graph builder) a UNet with Stable Diffusion 1.5 proportions at a width
  * fraction (default a quarter: channels 80/160/320/320, 2 layers per block, 8 heads,
@@ -15,7 +15,10 @@
  *
  * --profile adds a third figure per model that other load hardly disturbs: onnxruntime's
  * per-node kernel times on one thread, each node's minimum over the runs, summed (and the op
- * types that dominate the gradient part).
+ * types that dominate the gradient part), the time spent outside kernels, and the forward+VJP
+ * kernels by category (forward nodes by op type, gradient nodes by the forward op or fusion they
+ * differentiate, from the nodes' doc_string). --profile-nodes FILE also writes every kernel as a
+ * TSV line: kernel name, op, category, minimum µs, matched node name, its category entry.
  *
  * Peak RSS is measured per model in a child process that loads the written model file
  * (`--rss-of FILE`), so each figure covers one model's session and runs alone (node itself
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: 'default,1' },
     'opt-level': { type: 'string', default: 'extended' },
     profile: { type: 'boolean', default: false },
+    'profile-nodes': { type: 'string' },
     'rss-of': { type: 'string' },
   },
 });
@@ -76,6 +80,8 @@ function randTensor(shape: number[], seed: number): ort.Tensor {
 interface Built<T = Uint8Array> {
   fwd: T;
   vjp: T;
+  /** VJP model node name -> category ('fwd <Op>' or 'vjp <label>'), for the profile tables. */
+  categories?: Map<string, string>;
   feeds: Record<string, ort.Tensor>;
   vjpFeeds: Record<string, ort.Tensor>;
   info: string;
@@ -143,11 +149,48 @@ async function timed(b: Built, threads: number | undefined): Promise<void> {
   );
 }
 
+/**
+ * Category of every node of the forward+VJP model: forward nodes by op type, gradient nodes by
+ * what they differentiate (the doc_string "vjp of <Op> '<node>'" or "vjp of <fusion>: ...").
+ */
+function categorise(m: Model): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of m.graph.nodes) {
+    const d = /^vjp of ([A-Za-z ]+?)(?: '([^']*)'|:|$)/.exec(n.docString ?? '');
+    // emitted nodes without provenance are the accumulations of several contributions (Add / Sum)
+    out.set(n.name, d ? `vjp ${d[1]}${d[2] ? `\t${d[2]}` : ''}` : n.name.startsWith('vjp/') ? 'vjp accumulation' : `fwd ${n.opType}`);
+  }
+  return out;
+}
+
+/**
+ * The categorised node a profiled kernel belongs to: onnxruntime keeps one original node's name
+ * for a fused node or appends a suffix, so the longest known prefix of the kernel's name decides.
+ */
+function knownNode(cats: Map<string, string>, node: string): [string, string] | undefined {
+  for (let name = node; name.length > 0; ) {
+    const c = cats.get(name);
+    if (c) return [name, c];
+    const cut = Math.max(name.lastIndexOf('_'), name.lastIndexOf('/'));
+    if (cut <= 0) break;
+    name = name.slice(0, cut);
+  }
+  return undefined;
+}
+
+/** Category of a profiled kernel (forward ones by their kernel's op type). */
+function categoryOf(cats: Map<string, string>, node: string, op: string): string {
+  const c = knownNode(cats, node)?.[1];
+  if (c) return c.startsWith('fwd ') ? `fwd ${op}` : c.split('\t')[0]!;
+  // a node onnxruntime created (fusion, layout change) under a new name: the gradient's are prefixed
+  return node.startsWith('vjp/') ? 'vjp (renamed by onnxruntime)' : `fwd ${op}`;
+}
+
 /** Sum over nodes of each node's minimum kernel time (1 thread), and per op type. */
 async function profiled(b: Built): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-grad-'));
   try {
-    const result: { total: number; byOp: Map<string, number> }[] = [];
+    const result: { total: number; byOp: Map<string, number>; nodes: Map<string, [number, string]>; overhead: number; kernels: number; run: number }[] = [];
     const sessions = [];
     for (const [k, bytes] of [b.fwd, b.vjp].entries()) {
       sessions.push(await ort.InferenceSession.create(bytes, sessionOptions(1, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) })));
@@ -173,13 +216,42 @@ async function profiled(b: Built): Promise<void> {
         total += d;
         byOp.set(op, (byOp.get(op) ?? 0) + d);
       }
-      result.push({ total, byOp });
+      // per run: model_run time minus the kernels inside it = executor overhead (dispatch, allocation)
+      const overheads: number[] = [];
+      const runsEv = events.filter((e) => e.name === 'model_run' && e.ts >= firstTimed);
+      for (const r of runsEv) {
+        let kernels = 0;
+        for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= r.ts && e.ts < r.ts + r.dur) kernels += e.dur;
+        overheads.push(r.dur - kernels);
+      }
+      result.push({ total, byOp, nodes: min, overhead: overheads.length ? median(overheads) : 0, kernels: min.size, run: median(runsEv.map((e) => e.dur)) });
     }
     const [f, v] = result as [(typeof result)[0], (typeof result)[0]];
     console.log(`\nprofile (1 thread, ${runs} runs; per node the fastest run, summed):`);
     console.log(`  forward ${(f.total / 1000).toFixed(1)} ms, forward+VJP ${(v.total / 1000).toFixed(1)} ms, ratio ${(v.total / f.total).toFixed(2)}`);
+    console.log(
+      `  run (profiled) median: forward ${(f.run / 1000).toFixed(1)} ms, forward+VJP ${(v.run / 1000).toFixed(1)} ms; ` +
+        `outside kernels: forward ${(f.overhead / 1000).toFixed(1)} ms (${f.kernels} kernels), forward+VJP ${(v.overhead / 1000).toFixed(1)} ms (${v.kernels} kernels)`,
+    );
     const extra = [...v.byOp].map(([op, d]) => [op, d - (f.byOp.get(op) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
     console.log(`  added by the gradient (by op type, ms): ${extra.slice(0, 10).map(([op, d]) => `${op} ${(d / 1000).toFixed(1)}`).join(', ')}`);
+    if (b.categories) {
+      // forward+VJP kernels by category: forward nodes by op type, gradient nodes by what they differentiate x kernel op
+      const byCat = new Map<string, number>();
+      const lines: string[] = [];
+      for (const [key, [d, op]] of v.nodes) {
+        const node = key.replace(/_kernel_time$/, '');
+        const c = categoryOf(b.categories, node, op);
+        const k = c.startsWith('fwd ') ? c : `${c} / ${op}`;
+        byCat.set(k, (byCat.get(k) ?? 0) + d);
+        lines.push(`${node}\t${op}\t${c}\t${d}\t${(knownNode(b.categories, node) ?? []).join('\t')}`);
+      }
+      const rows = [...byCat].sort((a, b2) => b2[1] - a[1]);
+      const fwdInVjp = rows.filter(([k]) => k.startsWith('fwd ')).reduce((a, [, d]) => a + d, 0);
+      console.log(`  forward+VJP by category (ms; forward part ${(fwdInVjp / 1000).toFixed(1)}, forward model ${(f.total / 1000).toFixed(1)}):`);
+      for (const [k, d] of rows) if (d >= 500) console.log(`    ${k.padEnd(44)} ${(d / 1000).toFixed(1).padStart(7)}${k.startsWith('fwd ') ? `  (forward model ${((f.byOp.get(k.slice(4)) ?? 0) / 1000).toFixed(1)})` : ''}`);
+      if (args['profile-nodes']) writeFileSync(args['profile-nodes'], lines.join('\n') + '\n');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -204,7 +276,7 @@ async function rssOf(file: string): Promise<void> {
 async function main(): Promise<void> {
   if (args['rss-of']) return rssOf(args['rss-of']);
   const m = build();
-  const b: Built = { ...m, fwd: encodeModel(m.fwd), vjp: encodeModel(m.vjp) };
+  const b: Built = { ...m, fwd: encodeModel(m.fwd), vjp: encodeModel(m.vjp), categories: categorise(m.vjp) };
   console.log(b.info);
   for (const t of threadSettings) await timed(b, t);
   if (args.profile) await profiled(b);

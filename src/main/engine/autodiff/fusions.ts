@@ -8,8 +8,8 @@
  * [.., M, N] attention matrix plus a reduction over it. Since rowsum(dP * P) = rowsum(dO * O)
  * (dP = dO V^T, O = P V), the row sums come from the much smaller [.., M, Dv] tensors (the
  * identity memory-efficient attention kernels use). The subtraction is folded into the product
- * that makes dP, by appending -rowsum to dO and a column of ones to V:
- *   dP - rowsum = [dO, -rowsum] @ [V, 1]^T,    dS = P * (dP - rowsum),
+ * that makes dP, by appending rowsum to dO and a column of -1 to V:
+ *   dP - rowsum = [dO, rowsum] @ [V, -1]^T,    dS = P * (dP - rowsum),
  * so the attention matrix is written once (the product) and read-modified once (the Mul),
  * against four passes and a reduction for the per-op rules.
  */
@@ -81,14 +81,15 @@ export function attentionCore(ctx: GradContext, env: FusionEnv, gO: string): Fus
     if (dV) grads.push([v, dV]);
   }
   if (env.onPath(s)) {
-    // dP - rowsum(dO*O) in ONE product: [dO, -rowsum] @ [V, 1]^T, so the subtraction never
-    // makes a pass over the [.., M, N] matrix; then dS = P * (that).
+    // dP - rowsum(dO*O) in ONE product: [dO, rowsum] @ [V, -1]^T, so the subtraction never
+    // makes a pass over the [.., M, N] matrix (and the sign rides on the constant column: no
+    // Neg); then dS = P * (that).
     const dt = ctx.dtypeOf(o);
-    const rows = ctx.b.op('Neg', [reduceSum(ctx, ctx.b.op('Mul', [gO, o]), [oS.length - 1], true)]); // [.., M, 1]
+    const rows = reduceSum(ctx, ctx.b.op('Mul', [gO, o]), [oS.length - 1], true); // [.., M, 1]
     const gAug = ctx.b.op('Concat', [gO, rows], { axis: -1 }); // [.., M, Dv+1]
-    const onesShape = [...vS.slice(0, -1), 1];
-    const ones = ctx.b.op('ConstantOfShape', [int64Const(ctx, onesShape, 'shape')], { value: makeTensor('value', dt, [1], [1]) });
-    const vAug = ctx.b.op('Concat', [v, ones], { axis: -1 }); // [.., N, Dv+1]
+    const colShape = [...vS.slice(0, -1), 1];
+    const minusOnes = ctx.b.op('ConstantOfShape', [int64Const(ctx, colShape, 'shape')], { value: makeTensor('value', dt, [1], [-1]) });
+    const vAug = ctx.b.op('Concat', [v, minusOnes], { axis: -1 }); // [.., N, Dv+1]
     const dPc = ctx.b.op('MatMul', [gAug, ctx.b.transpose(vAug, swapLast2(vS.length))]); // [.., M, N]
     grads.push([s, ctx.b.op('Mul', [p, dPc])]);
   }

@@ -26,6 +26,14 @@ export interface GradContext {
   constValue(name: string): NumericArray | undefined;
   /** Whether the transform wants a gradient for forward input `index` (false for frozen/integer inputs). */
   needsGrad(index: number): boolean;
+  /**
+   * The name of the forward node's output `index` (an optional output such as
+   * LayerNormalization's Mean / InvStdDev), adding it to the node in the forward+VJP graph when
+   * the model did not ask for it; `shape`/`dtype` describe it. The forward's results are
+   * unchanged (the kernel computes that value anyway). Undefined when the transform cannot
+   * (callers then recompute the value).
+   */
+  forwardOutput?(index: number, shape: number[], dtype: DataType): string | undefined;
 }
 
 /**

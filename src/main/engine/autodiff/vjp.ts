@@ -25,6 +25,7 @@ import { MissingGradRuleError, type GradContext } from './rule.js';
 import { getRule, isNonDifferentiable, ruleFamily } from './registry.js';
 import { addAll, scalarConst, expandTo } from './broadcast.js';
 import { attentionCore, geluPattern, siluPattern, type FusionEnv } from './fusions.js';
+import { chainGemms } from './accumulate.js';
 
 export interface VjpOptions {
   /** Graph inputs to differentiate with respect to. */
@@ -298,8 +299,11 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   };
 
   const contributions = new Map<string, string[]>();
+  // how often each gradient name was contributed (rules may hand one name to several inputs)
+  const contributed = new Map<string, number>();
   const contribute = (v: string, g: string): void => {
     recordGrad(g, v);
+    contributed.set(g, (contributed.get(g) ?? 0) + 1);
     const list = contributions.get(v);
     if (list) list.push(g);
     else contributions.set(v, [g]);
@@ -309,7 +313,8 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
     const list = contributions.get(v);
     if (!list || list.length === 0) return undefined;
     if (list.length > 1) {
-      const sum = addAll({ b }, list);
+      const chained = chainGemms(graph, nodesBefore, list, (n) => types.get(n)?.shape, (n) => contributed.get(n) === 1);
+      const sum = addAll({ b }, chained);
       recordGrad(sum, v);
       contributions.set(v, [sum]);
       return sum;
@@ -350,6 +355,8 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   for (const o of src.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
   const env: FusionEnv = { producer: (v) => producer.get(v), uses: (v) => uses.get(v) ?? 0, onPath };
   const handled = new Set<Node>();
+  // forward node -> its copy in the output graph (cloneGraph keeps the order)
+  const cloneOf = new Map<Node, Node>(src.nodes.map((n, i) => [n, graph.nodes[i]!]));
   const markUsed = (node: Node): void => {
     differentiated++;
     count(rulesUsed, node.opType);
@@ -370,6 +377,19 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
       dtypeOf,
       constValue,
       needsGrad: (i) => needs[i] === true,
+      forwardOutput: (i, shape, dtype) => {
+        const existing = node.outputs[i];
+        if (existing) return existing;
+        const copy = cloneOf.get(node);
+        if (!copy) return undefined;
+        if (copy.outputs[i]) return copy.outputs[i];
+        const name = b.uniqueName(`${node.name}_out${i}`);
+        while (copy.outputs.length < i) copy.outputs.push('');
+        copy.outputs[i] = name;
+        types.set(name, { dtype, shape: [...shape] });
+        graph.valueInfo.set(name, { name, dtype, shape: [...shape] });
+        return name;
+      },
     };
     const first = graph.nodes.length;
     if (opts.fuse !== false && gradOutputs[0]) {

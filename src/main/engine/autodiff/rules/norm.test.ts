@@ -79,6 +79,20 @@ describe('LayerNormalization gradient (finite differences, float64)', () => {
       wrt: ['x', 's', 'bias'],
     });
   });
+  it('float32: reads the forward node\'s own Mean / InvStdDev instead of recomputing them', async () => {
+    const r = await checkGradient({
+      label: 'LayerNorm forward statistics',
+      dtype: F,
+      eps: 3e-3,
+      inputs: { x: { shape: [2, 3, 6], min: -2, max: 2 }, s: { shape: [6] }, bias: { shape: [6] } },
+      build: (b, x) => b.op('LayerNormalization', [x.x!, x.s!, x.bias!], { axis: -1, epsilon: f(1e-5) }),
+      wrt: ['x', 's', 'bias'],
+    });
+    const ln = r.vjpModel.graph.nodes.find((n) => n.opType === 'LayerNormalization')!;
+    expect(ln.outputs.filter(Boolean).length).toBe(3);
+    // only the two means of the input-gradient formula; no statistics of x
+    expect(r.report.emittedOps['ReduceMean']).toBe(2);
+  });
   it('Mean and InvStdDev outputs differentiated too', async () => {
     const r = await checkGradient({
       label: 'LayerNorm with stats outputs',

@@ -7,7 +7,8 @@
  *   dx = rstd * (dxhat - mean_R(dxhat) - xhat * mean_R(dxhat * xhat)),
  * dscale = sum(g * xhat) and dbias = sum(g) over the axes scale/bias are broadcast along.
  *
- * The statistics are recomputed from x (the forward's are not graph values). When the node's
+ * LayerNormalization reads its forward node's own Mean / InvStdDev outputs (see forwardStats);
+ * the other two recompute the statistics from x (they have no such outputs). When the node's
  * affine map is the identity (constant scale 1 and bias 0: how exporters write GroupNorm, as
  * InstanceNormalization followed by a separate Mul/Add), xhat is the node's own output and is
  * not recomputed, and a unit scale is never multiplied in: the input gradient then takes ten
@@ -49,7 +50,8 @@ function normalise(ctx: GradContext, x: string, axes: number[], eps: number, ct:
   // sequentially accumulating kernel (measured 1.5x the time of Mul + ReduceMean, and 2-3x the
   // error against PyTorch on the VAE decoder fixture)
   const v = ctx.b.reduce('ReduceMean', ctx.b.op('Mul', [d, d]), axes, true);
-  const rstd = ctx.b.op('Reciprocal', [ctx.b.op('Sqrt', [ctx.b.op('Add', [v, scalarConst(ctx, eps, ct)])])]);
+  // one Pow instead of Sqrt + Reciprocal: each node on these [N, G, 1]-sized values costs a kernel dispatch
+  const rstd = ctx.b.op('Pow', [ctx.b.op('Add', [v, scalarConst(ctx, eps, ct)]), scalarConst(ctx, -0.5, ct)]);
   return { xhat: xhat ?? ctx.b.op('Mul', [d, rstd]), rstd };
 }
 
@@ -143,6 +145,19 @@ const groupNorm: GradRule = (ctx, [g]) => {
   return out;
 };
 
+/**
+ * LayerNormalization's own Mean and InvStdDev (the optional outputs; onnxruntime computes them
+ * in every case) when they are in the compute type, else undefined. Taking them from the forward
+ * saves four passes over x and keeps the gradient consistent with the statistics the forward
+ * actually used.
+ */
+function forwardStats(ctx: GradContext, statShape: number[], ct: DataType): { mean: string; rstd: string } | undefined {
+  if (!ctx.forwardOutput || attrInt(ctx.node, 'stash_type', DataType.FLOAT) !== ct) return undefined;
+  const mean = ctx.forwardOutput(1, statShape, ct);
+  const rstd = mean === undefined ? undefined : ctx.forwardOutput(2, statShape, ct);
+  return mean !== undefined && rstd !== undefined ? { mean, rstd } : undefined;
+}
+
 const layerNorm: GradRule = (ctx, [g, gMean, gInvStd]) => {
   const [xName, sName, bName] = ctx.node.inputs as [string, string, string | undefined];
   const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
@@ -155,14 +170,36 @@ const layerNorm: GradRule = (ctx, [g, gMean, gInvStd]) => {
   const ct = computeType(dt);
   const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
   const x = castTo(ctx, xName, dt, ct);
-  const n = normalise(ctx, x, axes, eps, ct);
+  const stats = forwardStats(ctx, xS.map((d, i) => (i < axis ? d : 1)), ct);
+  // With the forward's statistics: d = x - mean, and xhat = d * rstd only where it is needed.
+  let n: Normalised;
+  let centred: string | undefined;
+  if (stats) {
+    const d = ctx.b.op('Sub', [x, stats.mean]);
+    centred = d;
+    let xhat: string | undefined;
+    n = {
+      rstd: stats.rstd,
+      get xhat() {
+        return (xhat ??= ctx.b.op('Mul', [d, stats.rstd]));
+      },
+    };
+  } else n = normalise(ctx, x, axes, eps, ct);
   const gc = g ? castTo(ctx, g, dt, ct) : undefined;
 
   if (ctx.needsGrad(0)) {
     const parts: string[] = [];
     if (gc) {
       const dxhat = constAll(ctx, sName, 1) ? gc : ctx.b.op('Mul', [gc, castTo(ctx, sName, ctx.dtypeOf(sName), ct)]);
-      parts.push(inputGrad(ctx, dxhat, n, axes));
+      if (centred) {
+        // rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with xhat = d rstd:
+        // the xhat term is d * (rstd^2 mean(dxhat d)), a per-row factor, so xhat is never formed
+        const m1 = ctx.b.reduce('ReduceMean', dxhat, axes, true);
+        const m2 = ctx.b.reduce('ReduceMean', ctx.b.op('Mul', [dxhat, centred]), axes, true);
+        const k = ctx.b.op('Mul', [ctx.b.op('Mul', [n.rstd, n.rstd]), m2]);
+        const inner = ctx.b.op('Sub', [ctx.b.op('Sub', [dxhat, ctx.b.op('Mul', [centred, k])]), m1]);
+        parts.push(ctx.b.op('Mul', [inner, n.rstd]));
+      } else parts.push(inputGrad(ctx, dxhat, n, axes));
     }
     // Mean and InvStdDev are outputs too (rarely consumed); their cotangents flow into x as well.
     if (gMean) {
