@@ -148,6 +148,9 @@ interface Row {
   f1Init: number;
   f1Final: number;
   found: boolean;
+  /** Pixel MSE of the regenerated start text and of the answer against the target (what ranking minimises without CLIP). */
+  regenStart: number;
+  regenAnswer: number;
   seconds: number;
   msPerIteration: number;
   stopped?: string;
@@ -217,6 +220,8 @@ async function main(): Promise<void> {
           f1Init: wordF1(p.start, p.truth).f1,
           f1Final: wordF1(res.prompt, p.truth).f1,
           found: res.candidates.some((c) => c.prompt === p.truth),
+          regenStart: -(res.candidates.find((c) => c.prompt === p.start)?.score ?? NaN),
+          regenAnswer: -res.candidates[0]!.score,
           seconds: res.seconds,
           msPerIteration: steady,
           ...(res.stopped ? { stopped: res.stopped } : {}),
@@ -224,7 +229,7 @@ async function main(): Promise<void> {
         rows.push({ ...row, losses: res.loss, decoded: rec.calls.map((c) => c.text) });
         console.error(
           `${preset}/${objective} it=${row.iterations} "${p.truth}" <- "${p.start}" => "${res.prompt}" ` +
-            `loss ${fmt(row.lossFirst)}→${fmt(row.lossLast)} dist ${fmt(row.distFirst, 4)}→${fmt(row.distLast, 4)} moved ${fmt(row.moved, 4)} F1 ${fmt(row.f1Init, 2)}→${fmt(row.f1Final, 2)} ` +
+            `loss ${fmt(row.lossFirst)}→${fmt(row.lossLast)} dist ${fmt(row.distFirst, 4)}→${fmt(row.distLast, 4)} moved ${fmt(row.moved, 4)} F1 ${fmt(row.f1Init, 2)}→${fmt(row.f1Final, 2)} regen MSE ${fmt(row.regenStart)}→${fmt(row.regenAnswer)} ` +
             `${row.found ? 'P* among candidates' : ''} ${row.seconds.toFixed(0)} s, ${row.msPerIteration.toFixed(0)} ms/it (load ${loadAvg()})`,
         );
       }
@@ -234,23 +239,23 @@ async function main(): Promise<void> {
   await oracle.release();
   await ms.release();
 
-  const header = '| preset | objective | iters | steps | snap | P* | start | answer | loss first→last | dist c→c* first→last | moved | F1 init→final | P* found | s | ms/it |';
-  const lines = [header, '|' + '---|'.repeat(15)];
+  const header = '| preset | objective | iters | steps | snap | P* | start | answer | loss first→last | dist c→c* first→last | moved | F1 init→final | regen MSE start→answer | P* found | s | ms/it |';
+  const lines = [header, '|' + '---|'.repeat(16)];
   for (const r of rows) {
     lines.push(
       `| ${r.preset} | ${r.objective} | ${r.iterations}${r.stopped ? ` (${r.stopped})` : ''} | ${r.steps} | ${r.snapshotEvery} | ${r.truth} | ${r.start} | ${r.prompt} | ` +
-        `${fmt(r.lossFirst)}→${fmt(r.lossLast)} | ${fmt(r.distFirst, 4)}→${fmt(r.distLast, 4)} | ${fmt(r.moved, 4)} | ${r.f1Init.toFixed(2)}→${r.f1Final.toFixed(2)} | ${r.found ? 'yes' : 'no'} | ${r.seconds.toFixed(0)} | ${r.msPerIteration.toFixed(0)} |`,
+        `${fmt(r.lossFirst)}→${fmt(r.lossLast)} | ${fmt(r.distFirst, 4)}→${fmt(r.distLast, 4)} | ${fmt(r.moved, 4)} | ${r.f1Init.toFixed(2)}→${r.f1Final.toFixed(2)} | ${fmt(r.regenStart)}→${fmt(r.regenAnswer)} | ${r.found ? 'yes' : 'no'} | ${r.seconds.toFixed(0)} | ${r.msPerIteration.toFixed(0)} |`,
     );
   }
   // Per configuration: means over prompts.
-  const summary = ['| preset | objective | iters | runs | mean loss last/first | mean dist last/first | mean moved | mean F1 init→final | exact answers | P* found | mean s | mean ms/it |', '|' + '---|'.repeat(12)];
+  const summary = ['| preset | objective | iters | runs | mean loss last/first | mean dist last/first | mean moved | mean F1 init→final | mean regen MSE start→answer | exact answers | P* found | mean s | mean ms/it |', '|' + '---|'.repeat(13)];
   const keys = [...new Set(rows.map((r) => `${r.preset}/${r.objective}`))];
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const k of keys) {
     const rs = rows.filter((r) => `${r.preset}/${r.objective}` === k);
     summary.push(
       `| ${rs[0]!.preset} | ${rs[0]!.objective} | ${rs[0]!.iterations} | ${rs.length} | ${mean(rs.map((r) => r.lossLast / r.lossFirst)).toFixed(3)} | ${mean(rs.map((r) => r.distLast / r.distFirst)).toFixed(3)} | ${fmt(mean(rs.map((r) => r.moved)), 4)} | ` +
-        `${mean(rs.map((r) => r.f1Init)).toFixed(2)}→${mean(rs.map((r) => r.f1Final)).toFixed(2)} | ${rs.filter((r) => r.prompt === r.truth).length}/${rs.length} | ${rs.filter((r) => r.found).length}/${rs.length} | ` +
+        `${mean(rs.map((r) => r.f1Init)).toFixed(2)}→${mean(rs.map((r) => r.f1Final)).toFixed(2)} | ${fmt(mean(rs.map((r) => r.regenStart)))}→${fmt(mean(rs.map((r) => r.regenAnswer)))} | ${rs.filter((r) => r.prompt === r.truth).length}/${rs.length} | ${rs.filter((r) => r.found).length}/${rs.length} | ` +
         `${mean(rs.map((r) => r.seconds)).toFixed(0)} | ${mean(rs.map((r) => r.msPerIteration)).toFixed(0)} |`,
     );
   }
