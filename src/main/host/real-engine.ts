@@ -204,14 +204,16 @@ export function createRealEngine(): EngineAdapter {
 
     async tokenize(text: string, ref: string): Promise<TokenizeResult> {
       const tok = await tokenizerFor(ref);
-      const ids = tok.tokenize(text);
+      const tokens = tok.tokenizeWithSpans(text);
       const limit = tok.contextLength - 2;
       const enc = tok.encode(text);
       const src = text.normalize('NFC');
       const droppedFrom = enc.truncated ? Math.max(0, src.trimEnd().length - enc.truncated.text.length) : null;
+      // Spans are offsets in the NFC form; they are only offsets in `text` when that is NFC too.
+      const spansApply = src === text;
       return {
-        tokens: ids.slice(0, 10_000).map((id) => ({ id, text: tok.decodeToken(id).slice(0, 256) })),
-        count: ids.length,
+        tokens: tokens.slice(0, 10_000).map(({ id, start, end }) => ({ id, text: tok.decodeToken(id).slice(0, 256), ...(spansApply ? { start, end } : {}) })),
+        count: tokens.length,
         limit,
         truncated: enc.truncated !== null,
         droppedFrom,

@@ -16,11 +16,13 @@ describe('prompt weights (pure)', () => {
     expect(parseWeightedText('a (red:1.0) cat')).toEqual({ plain: 'a red cat' });
   });
 
-  it('gives each token the weight of its word', () => {
+  it('gives each token the weight of its word (the tokenizer says which word a token came from)', () => {
     const { plain, weights } = parseWeightedText('a (red:1.5) cat [sofa]');
     expect(plain).toBe('a red cat sofa');
-    const tokens = ['<|startoftext|>', 'a</w>', 'red</w>', 'cat</w>', 'so', 'fa</w>', '<|endoftext|>'];
-    const w = tokenWeights(plain, weights!, tokens, 10);
+    // BOS, a, red, cat, so+fa (one word, two tokens), EOS.
+    const span = (w: string) => ({ start: plain.indexOf(w), end: plain.indexOf(w) + w.length });
+    const spans = [null, span('a'), span('red'), span('cat'), span('sofa'), span('sofa'), null];
+    const w = tokenWeights(weights!, spans, 10);
     expect(Array.from(w).map((x) => Number(x.toFixed(4)))).toEqual([1, 1, 1.5, 1, 0.9091, 0.9091, 1, 1, 1, 1]);
   });
 
@@ -59,6 +61,18 @@ describe('prompt weights on the demo model set', () => {
     expect(ratio(2) / ratio(1)).toBeCloseTo(1.4, 4);
     expect(ratio(3)).toBeCloseTo(ratio(1), 5);
     expect(ratio(40)).toBeCloseTo(ratio(1), 5);
+  });
+
+  it('keeps weights after non-ASCII words (byte-level tokens do not spell the word)', async () => {
+    for (const prompt of ['a café, (red:1.5) cat', 'a nai\u0308ve (red:1.5) cat']) {
+      const plain = await encodePromptDetailed(ms, parseWeightedText(prompt).plain);
+      const weighted = await encodeWeightedPrompt(ms, prompt);
+      const D = ms.io.hiddenSize;
+      const red = plain.tokens.indexOf('red</w>');
+      expect(red).toBeGreaterThan(0);
+      const ratio = (p: number) => weighted.embedding[p * D + 5]! / plain.embedding[p * D + 5]!;
+      expect(ratio(red) / ratio(1)).toBeCloseTo(1.5, 4);
+    }
   });
 
   it('generate() applies the weights and records the prompt as written', async () => {

@@ -4,7 +4,7 @@
  * token's row is multiplied by its weight, then the whole [77, D] tensor is rescaled so its mean
  * is what it was before (weights change emphasis, not overall magnitude).
  */
-import { alignTokens, hasPromptSyntax, parsePrompt } from '../../../shared/prompt-syntax.js';
+import { hasPromptSyntax, parsePrompt } from '../../../shared/prompt-syntax.js';
 import type { ModelSet } from './model-set.js';
 import { encodePromptDetailed, type PromptEncoding } from './text-encoder.js';
 
@@ -15,25 +15,27 @@ export interface WeightedText {
   weights?: number[];
 }
 
-/** Parse prompt syntax; text without any syntax is returned verbatim. */
+/**
+ * Parse prompt syntax; text without any syntax is returned verbatim. Text with syntax is
+ * NFC-normalised first, so character offsets agree with the tokenizer's (which works on NFC).
+ */
 export function parseWeightedText(text: string): WeightedText {
   if (!hasPromptSyntax(text)) return { plain: text };
-  const parsed = parsePrompt(text);
+  const parsed = parsePrompt(text.normalize('NFC'));
   return parsed.weights.some((w) => w !== 1) ? { plain: parsed.plain, weights: parsed.weights } : { plain: parsed.plain };
 }
 
 /**
- * Token weights for an encoding of `plain`: 1 for BOS, EOS and padding; a content token takes
- * the weight of the first character of the word it belongs to (CLIP's word split).
- * @param tokens vocabulary strings BOS..EOS, as the tokenizer reports them
+ * Token weights for an encoding: 1 for BOS, EOS and padding; a content token takes the weight
+ * of the first character of the word (pre-token) it came from.
+ * @param charWeights weight per character of the text that was encoded
+ * @param spans the encoding's per-position source spans (ClipEncoding.spans)
  * @param sequenceLength positions of the encoder input (77)
  */
-export function tokenWeights(plain: string, charWeights: readonly number[], tokens: readonly string[], sequenceLength: number): Float32Array {
+export function tokenWeights(charWeights: readonly number[], spans: readonly ({ start: number; end: number } | null)[], sequenceLength: number): Float32Array {
   const out = new Float32Array(sequenceLength).fill(1);
-  const content = tokens.slice(1, Math.max(1, tokens.length - 1));
-  const spans = alignTokens(plain, content);
-  spans.forEach((span, t) => {
-    if (span && t + 1 < sequenceLength) out[t + 1] = charWeights[span.start] ?? 1;
+  spans.forEach((span, p) => {
+    if (span && p < sequenceLength) out[p] = charWeights[span.start] ?? 1;
   });
   return out;
 }
@@ -74,6 +76,6 @@ export async function encodeWeightedPrompt(ms: ModelSet, text: string): Promise<
   const { plain, weights } = parseWeightedText(text);
   const enc = await encodePromptDetailed(ms, plain);
   if (!weights) return enc;
-  const perToken = tokenWeights(plain, weights, enc.tokens, ms.io.sequenceLength);
+  const perToken = tokenWeights(weights, enc.spans, ms.io.sequenceLength);
   return { ...enc, embedding: applyTokenWeights(enc.embedding, perToken, ms.io.hiddenSize) };
 }

@@ -18,6 +18,8 @@ export interface PromptEncoding {
   length: number;
   /** The part of the prompt that did not fit, or null. */
   truncated: { text: string; words: string[] } | null;
+  /** Per position BOS..EOS: source span (in the NFC-normalised prompt) of its word; null for BOS/EOS. */
+  spans: ({ start: number; end: number } | null)[];
 }
 
 /**
@@ -40,7 +42,7 @@ export async function encodePromptDetailed(ms: ModelSet, text: string): Promise<
   const enc = ms.tokenizer.encode(text);
   if (enc.ids.length !== ms.io.sequenceLength) throw new EngineError('INVALID_MODEL', `the tokenizer makes ${enc.ids.length} positions but the text encoder takes ${ms.io.sequenceLength}`);
   const embedding = await encodeIds(ms, enc.ids, 1);
-  return { embedding, ids: enc.ids, tokens: enc.tokens, length: enc.length, truncated: enc.truncated };
+  return { embedding, ids: enc.ids, tokens: enc.tokens, length: enc.length, truncated: enc.truncated, spans: enc.spans };
 }
 
 /** The text embedding of a prompt: Float32Array of [77 * D] (D = modelSet.io.hiddenSize). */

@@ -4,7 +4,7 @@
  * VAE encoding through the set's own sessions, and session options for the same provider.
  */
 import path from 'node:path';
-import { encodePromptDetailed } from '../diffusion/text-encoder.js';
+import { encodeWeightedPrompt } from '../diffusion/prompt-weights.js';
 import { encodeImage } from '../diffusion/vae.js';
 import type { ModelSet } from '../diffusion/model-set.js';
 import { readModel } from '../onnx/model-io.js';
@@ -27,8 +27,9 @@ export async function inversionModelsFromSet(ms: ModelSet): Promise<InversionMod
     latentScale: ms.io.vaeScalingFactor,
     defaultSize: ms.defaults.width,
     sessionOptions: { executionProviders: [ms.provider] },
+    // As generate() does, so a start text or candidate renders here as it does there.
     async encodePrompt(text) {
-      const e = await encodePromptDetailed(ms, text);
+      const e = await encodeWeightedPrompt(ms, text);
       return { embedding: e.embedding, length: e.length };
     },
     ...(ms.vaeEncoder ? { encodeLatent: (img: { data: Float32Array; width: number; height: number }) => encodeImage(ms, img.data, img.width, img.height) } : {}),

@@ -106,6 +106,23 @@ describe('ClipTokenizer.encode', () => {
     expect(e.tokens).toEqual(['<|startoftext|>', '<|endoftext|>']);
     expect(tok.countTokens('')).toBe(0);
   });
+
+  it('says which typed word each token came from (spans), also for multi-token and non-ASCII words', () => {
+    const text = 'a  zebrafish, café cat';
+    const e = tok.encode(text);
+    expect(e.spans).toHaveLength(e.length);
+    expect(e.spans[0]).toBeNull();
+    expect(e.spans[e.length - 1]).toBeNull();
+    const typed = e.spans.slice(1, -1).map((s) => text.slice(s!.start, s!.end));
+    // 'zebrafish' is not in the vocabulary: several tokens, all pointing at the same word.
+    expect(new Set(typed)).toEqual(new Set(['a', 'zebrafish', ',', 'café', 'cat']));
+    expect(typed.filter((w) => w === 'zebrafish').length).toBeGreaterThan(1);
+    expect(tok.tokenizeWithSpans(text).map((t) => t.id)).toEqual(tok.tokenize(text));
+    // Truncated encodings keep one span per kept position.
+    const short = tok.encode('a red hat on the cat', { maxLength: 5 });
+    expect(short.spans).toHaveLength(5);
+    expect(short.spans.slice(1, -1).map((s) => 'a red hat on the cat'.slice(s!.start, s!.end))).toEqual(['a', 'red', 'hat']);
+  });
 });
 
 describe('ClipTokenizer.decode', () => {

@@ -35,6 +35,11 @@ export interface ClipEncoding {
   /** Number of meaningful positions, including BOS and EOS. */
   length: number;
   /**
+   * For positions 0 .. length-1, the [start, end) span in the NFC-normalised input of the
+   * pre-token (word or symbol run) the token came from; null for BOS and EOS.
+   */
+  spans: ({ start: number; end: number } | null)[];
+  /**
    * What did not fit, or null. `text` is the dropped tail of the prompt as the user typed it
    * (from the first word that lost any token), `words` its letter/digit pieces.
    */
@@ -202,6 +207,15 @@ export class ClipTokenizer {
     return pieces.flatMap((p) => this.pieceIds(p.text));
   }
 
+  /**
+   * Like `tokenize`, with each token's [start, end) span in `text` (NFC-normalised): the span
+   * of the word or symbol run it belongs to, so callers can map tokens back to what was typed.
+   */
+  tokenizeWithSpans(text: string): { id: number; start: number; end: number }[] {
+    const { pieces } = this.pieces(text);
+    return pieces.flatMap((p) => this.pieceIds(p.text).map((id) => ({ id, start: p.start, end: p.end })));
+  }
+
   /** Number of tokens `text` needs, without BOS/EOS (75 fit in SD's 77 positions). */
   countTokens(text: string): number {
     return this.tokenize(text).length;
@@ -218,11 +232,15 @@ export class ClipTokenizer {
     const room = maxLength - 2;
     const { pieces, src } = this.pieces(text);
     const content: number[] = [];
+    const spans: ClipEncoding['spans'] = [null];
     let truncated: ClipEncoding['truncated'] = null;
     for (let p = 0; p < pieces.length; p++) {
       const ids = this.pieceIds(pieces[p]!.text);
+      const span = { start: pieces[p]!.start, end: pieces[p]!.end };
       if (content.length + ids.length > room) {
-        content.push(...ids.slice(0, room - content.length));
+        const kept = ids.slice(0, room - content.length);
+        content.push(...kept);
+        for (let k = 0; k < kept.length; k++) spans.push(span);
         const dropped = pieces.slice(p);
         truncated = {
           text: src.slice(dropped[0]!.start).trim(),
@@ -231,14 +249,16 @@ export class ClipTokenizer {
         break;
       }
       content.push(...ids);
+      for (let k = 0; k < ids.length; k++) spans.push(span);
     }
+    spans.push(null);
     const ids = new Int32Array(this.contextLength).fill(this.padId);
     ids[0] = this.bosId;
     ids.set(content, 1);
     ids[content.length + 1] = this.eosId;
     const length = content.length + 2;
     const tokens = Array.from(ids.subarray(0, length), (id) => this.inverse.get(id) ?? '');
-    return { ids, tokens, length, truncated };
+    return { ids, tokens, length, truncated, spans };
   }
 
   /**
