@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { DataType } from '../onnx/dtype.js';
+import type { Graph, Node } from '../onnx/ir.js';
+import { GradGraphIndex } from './accumulate.js';
 import { checkGradient } from './testing/fd.js';
 
 const D = DataType.DOUBLE;
@@ -62,5 +64,44 @@ describe('accumulation through Gemm C (several linear layers reading one value)'
       },
       wrt: ['x'],
     });
+  });
+});
+
+describe('GradGraphIndex (producers and consumers of the graph being written)', () => {
+  const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {} });
+
+  it('indexes appended nodes, counts a repeated input once per node, and stays in step across its edits', () => {
+    const fwd = node('f', 'Relu', ['x'], ['y']);
+    const g: Graph = { name: 'g', inputs: [], outputs: [{ name: 'y', dtype: DataType.FLOAT }], initializers: new Map(), nodes: [fwd], valueInfo: new Map() };
+    const index = new GradGraphIndex(g, 1);
+    const g1 = node('g1', 'Gemm', ['dy', 'w1'], ['a']);
+    const r1 = node('r1', 'Reshape', ['a', 's'], ['ra']);
+    const g2 = node('g2', 'Gemm', ['dy', 'w2'], ['b']);
+    const m = node('m', 'Mul', ['y', 'y'], ['yy']);
+    g.nodes.push(g1, r1, g2, m);
+    index.sync();
+    // forward values have no emitted producer; y is read by Mul (once) and is a graph output
+    expect(index.producer('y')).toBeUndefined();
+    expect(index.uses('y')).toBe(2);
+    expect(index.uses('dy')).toBe(2);
+    expect(index.producer('ra')?.node).toBe(r1);
+    expect(index.producer('a')!.seq).toBeLessThan(index.producer('b')!.seq);
+
+    g2.inputs.push('a');
+    index.addedInput(g2, 'a');
+    expect(index.uses('a')).toBe(2);
+    index.remove(new Set([r1]));
+    expect(g.nodes).toEqual([fwd, g1, g2, m]);
+    expect(index.producer('ra')).toBeUndefined();
+    expect(index.uses('a')).toBe(1);
+
+    // nodes appended after a removal are indexed too, after the earlier ones
+    const s = node('s', 'Sin', ['b', 'a'], ['c']);
+    g.nodes.push(s);
+    index.sync();
+    expect(index.producer('c')?.node).toBe(s);
+    expect(index.producer('c')!.seq).toBeGreaterThan(index.producer('b')!.seq);
+    expect(index.uses('a')).toBe(2);
+    expect(index.uses('b')).toBe(1);
   });
 });

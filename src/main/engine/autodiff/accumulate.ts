@@ -14,67 +14,129 @@ import type { Graph, Node } from '../onnx/ir.js';
 import { attrInt, getAttr, isDefaultDomain } from '../onnx/ir.js';
 import { tensorValues } from '../onnx/model-io.js';
 
+/**
+ * Producers of the emitted values and consumer counts of every value, for the graph buildVjp is
+ * writing. Rules only append nodes, so the index catches up with the nodes appended since its
+ * last use (each node is scanned once per buildVjp) instead of rescanning the graph per sum;
+ * chainGemms records its own edits (inputs added to Gemms, Reshapes removed).
+ */
+export class GradGraphIndex {
+  /** emitted value -> its producer and that node's emission number (orders nodes across removals) */
+  private readonly producers = new Map<string, { node: Node; seq: number }>();
+  /** value -> number of nodes reading it (a node listing it twice counts once) */
+  private readonly consumers = new Map<string, number>();
+  /** nodes of graph.nodes indexed so far */
+  private scanned = 0;
+
+  /**
+   * @param graph the graph being written (its `nodes` array may be replaced by chainGemms)
+   * @param from index of the first emitted node: earlier (forward) nodes count as consumers only
+   */
+  constructor(
+    readonly graph: Graph,
+    private readonly from: number,
+  ) {}
+
+  /** Index the nodes appended since the last call. */
+  sync(): void {
+    const nodes = this.graph.nodes;
+    for (; this.scanned < nodes.length; this.scanned++) {
+      const n = nodes[this.scanned]!;
+      if (this.scanned >= this.from) for (const o of n.outputs) if (o && !this.producers.has(o)) this.producers.set(o, { node: n, seq: this.scanned });
+      for (const i of new Set(n.inputs)) this.addUse(i, 1);
+    }
+  }
+
+  /** The emitted node producing `v` and its emission number, or undefined (forward value, input, initializer). */
+  producer(v: string): { node: Node; seq: number } | undefined {
+    return this.producers.get(v);
+  }
+
+  /** Readers of `v`: consuming nodes plus one if it is a graph output. */
+  uses(v: string): number {
+    return (this.consumers.get(v) ?? 0) + (this.graph.outputs.some((o) => o.name === v) ? 1 : 0);
+  }
+
+  /** Record that `n` now also reads `v` (call after pushing it onto n.inputs). */
+  addedInput(n: Node, v: string): void {
+    if (n.inputs.indexOf(v) === n.inputs.length - 1) this.addUse(v, 1);
+  }
+
+  /** Remove already indexed nodes from the graph (one pass over it). */
+  remove(dead: ReadonlySet<Node>): void {
+    if (dead.size === 0) return;
+    for (const n of dead) {
+      for (const o of n.outputs) if (this.producers.get(o)?.node === n) this.producers.delete(o);
+      for (const i of new Set(n.inputs)) this.addUse(i, -1);
+    }
+    const before = this.graph.nodes.length;
+    this.graph.nodes = this.graph.nodes.filter((n) => !dead.has(n));
+    this.scanned -= before - this.graph.nodes.length;
+  }
+
+  private addUse(v: string, d: number): void {
+    if (v) this.consumers.set(v, (this.consumers.get(v) ?? 0) + d);
+  }
+}
+
 interface GemmTerm {
   /** The contribution as listed. */
   name: string;
   gemm: Node;
   /** The Reshape between the Gemm and the contribution, if any. */
   reshape?: Node;
-  /** Position of the Gemm in graph.nodes (chaining must follow the node order). */
-  index: number;
+  /** Emission number of the Gemm (chaining must follow the node order). */
+  seq: number;
   shape: string;
 }
 
 /**
  * Rewrite the contributions that are (reshaped) C-less Gemms of one output shape into a single
  * chained Gemm; returns the contributions left to add (the chain's result among them).
- * @param from index of the first emitted node (forward nodes are never touched)
+ * @param index producer / consumer index of the graph being written (one per buildVjp)
  * @param shapeOf known concrete shape of a value, or undefined
  * @param exclusive whether a contribution belongs to this sum alone (a rule can hand the same
  *   name to several inputs, e.g. Add; rewriting its Gemm would change the other sums too)
  */
 export function chainGemms(
-  g: Graph,
-  from: number,
+  index: GradGraphIndex,
   list: readonly string[],
   shapeOf: (name: string) => number[] | undefined,
   exclusive: (name: string) => boolean,
 ): string[] {
   if (list.length < 2) return [...list];
-  const at = new Map<string, number>();
-  for (let i = g.nodes.length - 1; i >= from; i--) for (const o of g.nodes[i]!.outputs) at.set(o, i);
-  const uses = (v: string): number => g.nodes.reduce((c, n) => c + (n.inputs.includes(v) ? 1 : 0), 0) + (g.outputs.some((o) => o.name === v) ? 1 : 0);
+  index.sync();
+  const g = index.graph;
   const dims = (v: string): number[] | undefined => {
     const known = shapeOf(v);
     if (known) return known;
-    const i = at.get(v);
-    const n = i === undefined ? undefined : g.nodes[i]!;
-    if (n?.opType !== 'Reshape') return undefined;
-    const t = g.initializers.get(n.inputs[1] ?? '');
+    const node = index.producer(v)?.node;
+    if (node?.opType !== 'Reshape') return undefined;
+    const t = g.initializers.get(node.inputs[1] ?? '');
     if (!t || t.external) return undefined;
     const d = Array.from(tensorValues(t) as ArrayLike<number | bigint>, Number);
     return d.every((x) => x > 0) ? d : undefined;
   };
   const term = (name: string): GemmTerm | undefined => {
-    let i = at.get(name);
+    let p = index.producer(name);
     // the chain changes what the Gemm (and its Reshape) compute: nothing else may read them
-    if (i === undefined || !exclusive(name) || list.indexOf(name) !== list.lastIndexOf(name) || uses(name) !== 0) return undefined;
+    if (p === undefined || !exclusive(name) || list.indexOf(name) !== list.lastIndexOf(name) || index.uses(name) !== 0) return undefined;
     let reshape: Node | undefined;
-    let n = g.nodes[i]!;
-    if (n.opType === 'Reshape' && isDefaultDomain(n.domain)) {
-      reshape = n;
-      i = at.get(n.inputs[0]!);
-      if (i === undefined) return undefined;
-      n = g.nodes[i]!;
-      if (uses(n.outputs[0]!) !== 1) return undefined;
+    if (p.node.opType === 'Reshape' && isDefaultDomain(p.node.domain)) {
+      reshape = p.node;
+      p = index.producer(reshape.inputs[0]!);
+      if (p === undefined) return undefined;
+      if (index.uses(p.node.outputs[0]!) !== 1) return undefined;
     }
-    if (n.opType !== 'Gemm' || !isDefaultDomain(n.domain) || n.inputs.length > 2 || getAttr(n, 'beta') !== undefined) return undefined;
-    const a = dims(n.inputs[0]!);
-    const b = dims(n.inputs[1]!);
+    const node = p.node;
+    if (node.opType !== 'Gemm' || !isDefaultDomain(node.domain) || node.inputs.length > 2 || getAttr(node, 'beta') !== undefined) return undefined;
+    const a = dims(node.inputs[0]!);
+    const b = dims(node.inputs[1]!);
     if (a?.length !== 2 || b?.length !== 2) return undefined;
-    const m = attrInt(n, 'transA', 0) ? a[1]! : a[0]!;
-    const k = attrInt(n, 'transB', 0) ? b[0]! : b[1]!;
-    return { name, gemm: n, reshape, index: i, shape: `${m}x${k}/${reshape ? (reshape.inputs[1] ?? '') : ''}` };
+    // Gemm's output is M x N
+    const m = attrInt(node, 'transA', 0) ? a[1]! : a[0]!;
+    const n = attrInt(node, 'transB', 0) ? b[0]! : b[1]!;
+    return { name, gemm: node, reshape, seq: p.seq, shape: `${m}x${n}/${reshape ? (reshape.inputs[1] ?? '') : ''}` };
   };
   const groups = new Map<string, GemmTerm[]>();
   const rest: string[] = [];
@@ -89,11 +151,15 @@ export function chainGemms(
       rest.push(...terms.map((t) => t.name));
       continue;
     }
-    terms.sort((x, y) => x.index - y.index);
-    for (let j = 1; j < terms.length; j++) terms[j]!.gemm.inputs.push(terms[j - 1]!.gemm.outputs[0]!);
+    terms.sort((x, y) => x.seq - y.seq);
+    for (let j = 1; j < terms.length; j++) {
+      const c = terms[j - 1]!.gemm.outputs[0]!;
+      terms[j]!.gemm.inputs.push(c);
+      index.addedInput(terms[j]!.gemm, c);
+    }
     for (const t of terms.slice(0, -1)) if (t.reshape) dead.add(t.reshape);
     rest.push(terms[terms.length - 1]!.name);
   }
-  if (dead.size > 0) g.nodes = g.nodes.filter((n) => !dead.has(n));
+  index.remove(dead);
   return rest;
 }

@@ -25,7 +25,7 @@ import { MissingGradRuleError, type GradContext } from './rule.js';
 import { getRule, isNonDifferentiable, ruleFamily } from './registry.js';
 import { addAll, scalarConst, expandTo } from './broadcast.js';
 import { attentionCore, geluPattern, siluPattern, type FusionEnv } from './fusions.js';
-import { chainGemms } from './accumulate.js';
+import { chainGemms, GradGraphIndex } from './accumulate.js';
 
 export interface VjpOptions {
   /** Graph inputs to differentiate with respect to. */
@@ -261,6 +261,8 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   const out: Model = { ...model, opsetImports: model.opsetImports.map((o) => ({ ...o })), metadata: { ...model.metadata }, graph };
   const b = new GraphBuilder(graph, opset, 'vjp/');
   const nodesBefore = graph.nodes.length;
+  // producers / consumers of the values written so far, for chaining Gemm contributions
+  const gradIndex = new GradGraphIndex(graph, nodesBefore);
 
   const shapeOf = (name: string): number[] => {
     const t = types.get(name);
@@ -313,7 +315,7 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
     const list = contributions.get(v);
     if (!list || list.length === 0) return undefined;
     if (list.length > 1) {
-      const chained = chainGemms(graph, nodesBefore, list, (n) => types.get(n)?.shape, (n) => contributed.get(n) === 1);
+      const chained = chainGemms(gradIndex, list, (n) => types.get(n)?.shape, (n) => contributed.get(n) === 1);
       const sum = addAll({ b }, chained);
       recordGrad(sum, v);
       contributions.set(v, [sum]);

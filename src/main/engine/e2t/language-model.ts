@@ -2,8 +2,8 @@
  * Fluency scoring for decoded prompts: mean per-token negative log-likelihood under a causal
  * language model (GPT-2 by default, through transformers.js). Perplexity = exp(meanNll).
  */
-import { EngineError } from '../errors.js';
-import { causalLmFileName, loadTransformers, locateHubModel, missingFiles, type HfOptions } from '../hf/transformers.js';
+import { toByteLevel } from '../diffusion/tokenizer/byte-level.js';
+import { causalLmFileName, loadHubModel, type HfOptions } from '../hf/transformers.js';
 
 export interface LanguageModel {
   readonly name: string;
@@ -22,18 +22,23 @@ export const DEFAULT_LM_REPO = 'Xenova/gpt2';
 /** Manifest id of GPT-2 (models/gpt2.json). */
 export const DEFAULT_LM_MANIFEST = 'gpt2';
 
-function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, index: number): number {
+/** log sum_v exp(logits[offset + v]) over one position's `vocab` logits (max-shifted, so it does not overflow). */
+function logSumExp(logits: Float32Array, offset: number, vocab: number): number {
   let max = -Infinity;
   for (let v = 0; v < vocab; v++) max = Math.max(max, logits[offset + v]!);
   let sum = 0;
   for (let v = 0; v < vocab; v++) sum += Math.exp(logits[offset + v]! - max);
-  return logits[offset + index]! - max - Math.log(sum);
+  return max + Math.log(sum);
+}
+
+function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, index: number): number {
+  return logits[offset + index]! - logSumExp(logits, offset, vocab);
 }
 
 /** True for a token (byte-level text) that starts a word: a letter or digit first, after an optional space marker. */
 const WORD_START = /^[\p{L}\p{N}]/u;
-/** GPT-2's byte-level character for a space (U+0120 'Ġ'). */
-const SPACE_MARK = '\u0120';
+/** GPT-2's byte-level character for a space ('Ġ'). */
+const SPACE_MARK = toByteLevel(' ');
 
 interface TokenizerLike {
   encode(text: string, o: { add_special_tokens: boolean }): number[];
@@ -64,39 +69,22 @@ function wordStartIds(tokenizer: TokenizerLike): { initial: Int32Array; spaced: 
 export async function loadCausalLm(opts: HfOptions & { repo?: string }): Promise<LanguageModel> {
   const repo = opts.repo ?? DEFAULT_LM_REPO;
   const manifest = repo === DEFAULT_LM_REPO ? DEFAULT_LM_MANIFEST : undefined;
-  const ref = locateHubModel(opts.cacheDir, repo, manifest);
-  const install = manifest
+  const installHint = manifest
     ? `Install it with \`inversion-studio models download ${manifest}\` on a connected machine, or copy the ${repo} hub folder to ${opts.cacheDir}/${repo}.`
     : `Copy the ${repo} hub folder to ${opts.cacheDir}/${repo}.`;
-  if (!ref && (opts.offline ?? false)) {
-    throw new EngineError('NOT_INSTALLED', `the fluency language model (${repo}) is not installed in ${opts.cacheDir}. ${install}`);
-  }
-  // A local folder is loaded by its path (see HubModelRef.dir); its decoder may be onnx/model.onnx
-  // or only onnx/decoder_model_merged.onnx (the manifest's file), which transformers.js would not
-  // look for by itself.
-  const id = ref?.dir ?? repo;
-  const modelFile = ref ? causalLmFileName(ref.dir) : undefined;
-  if (ref) {
-    // Checked before transformers.js sees the folder: it would remember a missing tokenizer file
-    // for the rest of the process (see HubModelRef.dir).
-    const missing = missingFiles(ref.dir, ['tokenizer.json', 'tokenizer_config.json']);
-    if (!modelFile) missing.push('onnx/model.onnx (or onnx/decoder_model_merged.onnx)');
-    if (missing.length) throw new EngineError('NOT_INSTALLED', `the fluency language model in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${install}`);
-  }
-  const t = await loadTransformers(opts);
-  let tokenizer: TokenizerLike & Awaited<ReturnType<typeof t.AutoTokenizer.from_pretrained>>;
-  let model: Awaited<ReturnType<typeof t.AutoModelForCausalLM.from_pretrained>>;
-  try {
-    tokenizer = (await t.AutoTokenizer.from_pretrained(id)) as typeof tokenizer;
-    model = await t.AutoModelForCausalLM.from_pretrained(id, {
+  // The decoder may be onnx/model.onnx or only onnx/decoder_model_merged.onnx (the manifest's
+  // file), which transformers.js would not look for by itself.
+  const spec = { label: 'the fluency language model', repo, manifestId: manifest, installHint, files: ['tokenizer.json', 'tokenizer_config.json', ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx']] };
+  const { t, tokenizer, model } = await loadHubModel(opts, spec, async (t, id, dir) => {
+    const modelFile = dir ? causalLmFileName(dir) : undefined;
+    const tokenizer = (await t.AutoTokenizer.from_pretrained(id)) as TokenizerLike & Awaited<ReturnType<typeof t.AutoTokenizer.from_pretrained>>;
+    const model = await t.AutoModelForCausalLM.from_pretrained(id, {
       device: (opts.device ?? 'cpu') as 'cpu',
       dtype: 'fp32',
       ...(modelFile ? { model_file_name: modelFile } : {}),
     });
-  } catch (e) {
-    if (!ref) throw e;
-    throw new EngineError('NOT_INSTALLED', `the fluency language model in ${ref.dir} could not be loaded (${(e as Error).message}). ${install}`, { cause: e });
-  }
+    return { t, tokenizer, model };
+  });
   const configBos = (model.config as { bos_token_id?: number }).bos_token_id;
   const bos = typeof configBos === 'number' ? configBos : (tokenizer.encode('<|endoftext|>', { add_special_tokens: false })[0] ?? 50256);
   let starts: ReturnType<typeof wordStartIds> | undefined;
@@ -129,11 +117,7 @@ export async function loadCausalLm(opts: HfOptions & { repo?: string }): Promise
       starts ??= wordStartIds(tokenizer);
       const candidates = text === '' ? starts.initial : starts.spaced;
       const off = (ids.length - 1) * vocab;
-      let max = -Infinity;
-      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[off + v]!);
-      let sum = 0;
-      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[off + v]! - max);
-      const logZ = max + Math.log(sum);
+      const logZ = logSumExp(logits, off, vocab);
       // Top k by partial insertion: k is small next to the vocabulary.
       const top: { id: number; logProb: number }[] = [];
       for (const id of candidates) {

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { EngineError } from '../errors.js';
 
 export type Transformers = typeof import('@huggingface/transformers');
 
@@ -22,7 +23,9 @@ let loaded: Promise<Transformers> | undefined;
 export async function loadTransformers(opts: HfOptions): Promise<Transformers> {
   loaded ??= import('@huggingface/transformers');
   const t = await loaded;
-  t.env.localModelPath = opts.cacheDir;
+  // env.localModelPath is left alone: a folder of ours is always loaded by its absolute path
+  // (HubModelRef.dir), which transformers.js reads as is; a hub id is only passed online when no
+  // folder was found, and is then downloaded into env.cacheDir.
   t.env.cacheDir = path.join(opts.cacheDir, '.transformers-cache');
   t.env.allowLocalModels = true;
   t.env.allowRemoteModels = !opts.offline;
@@ -30,10 +33,6 @@ export async function loadTransformers(opts: HfOptions): Promise<Transformers> {
 }
 
 export interface HubModelRef {
-  /** The cache root holding the folder (the `env.localModelPath` for `modelId`). */
-  localModelPath: string;
-  /** The model's id inside `localModelPath`. */
-  modelId: string;
   /**
    * The model's folder; pass it (absolute) to `from_pretrained`. transformers.js (4.3) memoises
    * for the whole process whether a repo has tokenizer_config.json, keyed by the model id alone,
@@ -55,10 +54,10 @@ export function locateHubModel(cacheDir: string, repo: string, manifestId?: stri
   if (manifestId) {
     const models = path.join(cacheDir, 'models');
     const dir = path.join(models, manifestId);
-    if (existsSync(path.join(dir, 'config.json'))) return { localModelPath: models, modelId: manifestId, dir };
+    if (existsSync(path.join(dir, 'config.json'))) return { dir };
   }
   const dir = path.join(cacheDir, ...repo.split('/'));
-  if (existsSync(path.join(dir, 'config.json'))) return { localModelPath: cacheDir, modelId: repo, dir };
+  if (existsSync(path.join(dir, 'config.json'))) return { dir };
   return undefined;
 }
 
@@ -74,7 +73,65 @@ export function causalLmFileName(dir: string): 'model' | 'decoder_model_merged' 
   return undefined;
 }
 
-/** The entries of `files` (paths relative to `dir`) that do not exist. */
-export function missingFiles(dir: string, files: readonly string[]): string[] {
-  return files.filter((f) => !existsSync(path.join(dir, ...f.split('/'))));
+/**
+ * The entries of `files` (paths relative to `dir`) that do not exist. An array entry is a set of
+ * alternatives, missing when none exists and reported as `a (or b)`.
+ */
+export function missingFiles(dir: string, files: readonly (string | readonly string[])[]): string[] {
+  const exists = (f: string): boolean => existsSync(path.join(dir, ...f.split('/')));
+  const missing: string[] = [];
+  for (const f of files) {
+    const choices = typeof f === 'string' ? [f] : f;
+    if (!choices.some(exists)) missing.push(choices.length > 1 ? `${choices[0]} (or ${choices.slice(1).join(', or ')})` : choices[0]!);
+  }
+  return missing;
+}
+
+/** A hub model a loader reads through transformers.js (see loadHubModel). */
+export interface HubModelSpec {
+  /** What the model is, to start error messages: 'the fluency language model', 'CLIP ViT-L/14'. */
+  label: string;
+  /** Hub id, `owner/name`. */
+  repo: string;
+  /** Its manifest id in models/ (`models download` writes `<cacheDir>/models/<id>/`), if it has one. */
+  manifestId?: string;
+  /** Files the loader reads, relative to the folder (an array entry: alternatives, one suffices). */
+  files: readonly (string | readonly string[])[];
+  /** How to install it; ends every error message. */
+  installHint: string;
+}
+
+/**
+ * Locate a hub model in the cache, check its files, and load it with `load`.
+ *
+ * The folder (either layout, see locateHubModel) is checked for `spec.files` before
+ * transformers.js sees it, since transformers.js would remember a missing tokenizer file for the
+ * rest of the process (see HubModelRef.dir); it is then loaded by its absolute path. With no
+ * folder, online, `load` gets the hub id and transformers.js may download it.
+ * @param load builds the model from `id` (pass it to from_pretrained / pipeline); `dir` is the
+ *   folder, undefined when loading by hub id
+ * @throws EngineError('NOT_INSTALLED') saying how to install it when there is no folder offline,
+ *   when the folder lacks some of `spec.files`, or when `load` fails on the folder (errors of a
+ *   hub-id load are passed on as they are)
+ */
+export async function loadHubModel<T>(
+  opts: HfOptions,
+  spec: HubModelSpec,
+  load: (t: Transformers, id: string, dir: string | undefined) => Promise<T>,
+): Promise<T> {
+  const ref = locateHubModel(opts.cacheDir, spec.repo, spec.manifestId);
+  if (!ref && (opts.offline ?? false)) {
+    throw new EngineError('NOT_INSTALLED', `${spec.label} (${spec.repo}) is not installed in ${opts.cacheDir}. ${spec.installHint}`);
+  }
+  if (ref) {
+    const missing = missingFiles(ref.dir, spec.files);
+    if (missing.length) throw new EngineError('NOT_INSTALLED', `${spec.label} in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${spec.installHint}`);
+  }
+  const t = await loadTransformers(opts);
+  try {
+    return await load(t, ref?.dir ?? spec.repo, ref?.dir);
+  } catch (e) {
+    if (!ref) throw e;
+    throw new EngineError('NOT_INSTALLED', `${spec.label} in ${ref.dir} could not be loaded (${(e as Error).message}). ${spec.installHint}`, { cause: e });
+  }
 }

@@ -5,7 +5,7 @@
  * the error says how to install it or to pass `--init "TEXT"` instead.
  */
 import { EngineError, throwIfAborted } from '../errors.js';
-import { loadTransformers, locateHubModel, missingFiles, type HfOptions } from '../hf/transformers.js';
+import { loadHubModel, locateHubModel, type HfOptions, type Transformers } from '../hf/transformers.js';
 
 export type CaptionerName = 'florence2' | 'vit-gpt2' | 'janus';
 
@@ -72,21 +72,18 @@ export async function loadCaptioner(opts: CaptionOptions): Promise<Captioner> {
   const name = opts.captioner ?? 'florence2';
   // Installed by `models download` (models/<manifest id>/) or copied as a hub folder; online,
   // transformers.js may fetch the hub id instead.
-  const ref = locateHubModel(opts.cacheDir, CAPTIONER_REPOS[name], CAPTIONER_MANIFESTS[name]);
-  if (!ref && (opts.offline ?? false)) {
-    throw new EngineError('NOT_INSTALLED', `the ${name} captioner (${CAPTIONER_REPOS[name]}) is not installed in ${opts.cacheDir}. ${captionerInstallHint(name, opts.cacheDir)}`);
-  }
-  if (ref) {
-    // Checked before transformers.js sees the folder: it would remember a missing tokenizer file
-    // for the rest of the process (see HubModelRef.dir).
-    const missing = missingFiles(ref.dir, CAPTIONER_FILES[name]);
-    if (missing.length) {
-      throw new EngineError('NOT_INSTALLED', `the ${name} captioner in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${captionerInstallHint(name, opts.cacheDir)}`);
-    }
-  }
-  const t = await loadTransformers(opts);
-  // A local folder is loaded by its path (see HubModelRef.dir).
-  const repo = ref?.dir ?? CAPTIONER_REPOS[name];
+  const spec = {
+    label: `the ${name} captioner`,
+    repo: CAPTIONER_REPOS[name],
+    manifestId: CAPTIONER_MANIFESTS[name],
+    files: CAPTIONER_FILES[name],
+    installHint: captionerInstallHint(name, opts.cacheDir),
+  };
+  return loadHubModel(opts, spec, (t, repo) => buildCaptioner(t, repo, name, opts));
+}
+
+/** The captioner `name` from `repo` (a folder path or hub id). */
+async function buildCaptioner(t: Transformers, repo: string, name: CaptionerName, opts: CaptionOptions): Promise<Captioner> {
   const device = (opts.device ?? 'cpu') as 'cpu';
   const maxNewTokens = opts.maxNewTokens ?? 40;
   const raw = (img: RgbImage) => new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);

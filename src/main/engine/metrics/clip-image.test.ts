@@ -39,17 +39,20 @@ describe('CLIP ViT-L/14 image scorer', () => {
     const a = path.join(empty, 'a');
     mkdirSync(path.join(a, 'models', CLIP_IMAGE_MANIFEST), { recursive: true });
     writeFileSync(path.join(a, 'models', CLIP_IMAGE_MANIFEST, 'config.json'), '{}');
-    expect(locateHubModel(a, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST)).toEqual({ localModelPath: path.join(a, 'models'), modelId: CLIP_IMAGE_MANIFEST, dir: path.join(a, 'models', CLIP_IMAGE_MANIFEST) });
+    expect(locateHubModel(a, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST)).toEqual({ dir: path.join(a, 'models', CLIP_IMAGE_MANIFEST) });
     const b = path.join(empty, 'b');
     mkdirSync(path.join(b, ...CLIP_IMAGE_REPO.split('/')), { recursive: true });
     writeFileSync(path.join(b, ...CLIP_IMAGE_REPO.split('/'), 'config.json'), '{}');
-    expect(locateHubModel(b, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST)).toMatchObject({ localModelPath: b, modelId: CLIP_IMAGE_REPO });
+    expect(locateHubModel(b, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST)).toEqual({ dir: path.join(b, ...CLIP_IMAGE_REPO.split('/')) });
     expect(clipImageInstalled(b)).toBe(true);
   });
 
   it('a folder without weights is reported as NOT_INSTALLED, not as a crash', async () => {
     const b = path.join(empty, 'b');
-    await expect(loadClipImageScorer({ cacheDir: b })).rejects.toMatchObject({ code: 'NOT_INSTALLED', message: expect.stringMatching(/could not be loaded/) });
+    await expect(loadClipImageScorer({ cacheDir: b })).rejects.toMatchObject({
+      code: 'NOT_INSTALLED',
+      message: expect.stringMatching(/incomplete \(missing preprocessor_config\.json, onnx\/vision_model\.onnx\).*models download clip-vit-l14/),
+    });
   });
 
   // Real weights are never present on these machines; where someone has installed them, check

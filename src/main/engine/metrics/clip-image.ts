@@ -8,8 +8,7 @@
  * hub folder copied to `<cache>/Xenova/clip-vit-large-patch14`); when absent, loading throws
  * EngineError('NOT_INSTALLED') saying how to install it, and callers fall back to pixel MSE.
  */
-import { EngineError } from '../errors.js';
-import { loadTransformers, locateHubModel, missingFiles, type HfOptions } from '../hf/transformers.js';
+import { loadHubModel, locateHubModel, type HfOptions } from '../hf/transformers.js';
 import { chwToRgbBytes } from '../image/image-io.js';
 import type { ImageScorer, TargetImage } from '../inversion/invert.js';
 
@@ -77,27 +76,16 @@ export function clipImageInstalled(cacheDir: string): boolean {
  *   or when they are present but transformers.js cannot load them (incomplete folder)
  */
 export async function loadClipImageScorer(opts: Omit<HfOptions, 'offline'>): Promise<ClipImageScorer> {
-  const ref = locateHubModel(opts.cacheDir, CLIP_IMAGE_REPO, CLIP_IMAGE_MANIFEST);
-  const install =
+  const installHint =
     `Install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\` (about 1.2 GB for the vision tower) on a connected machine, ` +
     `or copy the ${CLIP_IMAGE_REPO} hub folder to ${opts.cacheDir}/${CLIP_IMAGE_REPO}.`;
-  if (!ref) {
-    throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 (${CLIP_IMAGE_REPO}) is not installed in ${opts.cacheDir}. ${install}`);
-  }
-  const missing = missingFiles(ref.dir, ['preprocessor_config.json', 'onnx/vision_model.onnx']);
-  if (missing.length) {
-    throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 in ${ref.dir} could not be loaded (incomplete: missing ${missing.join(', ')}). ${install}`);
-  }
-  const t = await loadTransformers({ ...opts, offline: true });
-  let processor: Awaited<ReturnType<typeof t.AutoProcessor.from_pretrained>>;
-  let model: Awaited<ReturnType<typeof t.CLIPVisionModelWithProjection.from_pretrained>>;
-  try {
-    // By folder path, not hub id: see HubModelRef.dir.
-    processor = await t.AutoProcessor.from_pretrained(ref.dir);
-    model = await t.CLIPVisionModelWithProjection.from_pretrained(ref.dir, { device: (opts.device ?? 'cpu') as 'cpu', dtype: 'fp32' });
-  } catch (e) {
-    throw new EngineError('NOT_INSTALLED', `CLIP ViT-L/14 in ${ref.dir} could not be loaded (${(e as Error).message}). ${install}`, { cause: e });
-  }
+  const spec = { label: 'CLIP ViT-L/14', repo: CLIP_IMAGE_REPO, manifestId: CLIP_IMAGE_MANIFEST, files: ['preprocessor_config.json', 'onnx/vision_model.onnx'], installHint };
+  // Cache only (offline): callers fall back to pixel MSE rather than download 1.2 GB mid-run.
+  const { t, processor, model } = await loadHubModel({ ...opts, offline: true }, spec, async (t, dir) => ({
+    t,
+    processor: await t.AutoProcessor.from_pretrained(dir),
+    model: await t.CLIPVisionModelWithProjection.from_pretrained(dir, { device: (opts.device ?? 'cpu') as 'cpu', dtype: 'fp32' }),
+  }));
   // The target is scored against every candidate: embed it once per image buffer.
   const cache = new WeakMap<Float32Array, Float32Array>();
   const embed = async (image: TargetImage): Promise<Float32Array> => {

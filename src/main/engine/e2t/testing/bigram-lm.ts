@@ -1,83 +1,81 @@
 /**
- * A real (if tiny) language model for the E2T tests: an interpolated word-bigram model
- * estimated from a small corpus of captions, over a closed vocabulary (the demo word list).
- * It implements LanguageModel with the same conventions as the GPT-2 one: BOS-conditioned mean
+ * A real (if tiny) language model for the E2T tests: a word-bigram model estimated from a small
+ * corpus of captions with the fixture decoders' estimator (hf/testing/bigram.ts: Witten-Bell
+ * interpolation with an add-one unigram), over a closed vocabulary (the demo word list). It
+ * implements LanguageModel with the same conventions as the GPT-2 one: BOS-conditioned mean
  * token NLL in nats, and the most likely next whole words after a prefix.
  *
- *   P(w | v) = λ · c(v, w) / c(v) + (1 - λ) · (c(w) + 1) / (N + |V|)
- *
- * (unigram with add-one smoothing, so every vocabulary word has a probability; words outside
- * the vocabulary get the add-one floor 1 / (N + |V|)).
+ * The estimate is over the vocabulary, the corpus's other words, an unknown word and a text
+ * boundary (begin = end, as GPT-2's <|endoftext|>). Texts are scored word by word without their
+ * end, so P(w | v) here is the next word given that the text goes on: the estimate divided by
+ * the mass of the vocabulary words after v, which makes it a distribution over the vocabulary.
+ * A word outside the vocabulary and the corpus gets the unknown word's (add-one floor) estimate.
  */
 import type { LanguageModel } from '../language-model.js';
+import { estimateBigrams, type BigramTables } from '../../hf/testing/bigram.js';
 
-const BOS = '<s>';
-
-export interface BigramLmOptions {
-  /** Weight of the bigram estimate (default 0.8). */
-  lambda?: number;
-}
+const words = (text: string): string[] => text.trim().split(/\s+/).filter(Boolean);
 
 export class BigramLm implements LanguageModel {
   readonly name = 'bigram';
   /** Every prefix asked for and text scored, in order (for tests that check caching). */
   readonly calls: { prefixes: string[]; texts: string[] } = { prefixes: [], texts: [] };
   private readonly vocab: string[];
-  private readonly unigram = new Map<string, number>();
-  private readonly bigram = new Map<string, Map<string, number>>();
-  private readonly context = new Map<string, number>();
-  private readonly total: number;
-  private readonly lambda: number;
+  /** Word -> token id: the vocabulary first (ids 0 .. |vocab| - 1), then the corpus's other words. */
+  private readonly ids = new Map<string, number>();
+  private readonly unknown: number;
+  private readonly boundary: number;
+  private readonly tables: BigramTables;
+  /** Per context row: log of the estimated probability of the vocabulary words. */
+  private readonly logMass: Float64Array;
 
-  constructor(corpus: readonly string[], vocabulary: readonly string[], opts: BigramLmOptions = {}) {
+  constructor(corpus: readonly string[], vocabulary: readonly string[]) {
     this.vocab = [...new Set(vocabulary)];
-    this.lambda = opts.lambda ?? 0.8;
-    let total = 0;
-    for (const line of corpus) {
-      const words = line.trim().split(/\s+/).filter(Boolean);
-      let prev = BOS;
-      for (const w of words) {
-        this.unigram.set(w, (this.unigram.get(w) ?? 0) + 1);
-        total++;
-        let row = this.bigram.get(prev);
-        if (!row) this.bigram.set(prev, (row = new Map()));
-        row.set(w, (row.get(w) ?? 0) + 1);
-        this.context.set(prev, (this.context.get(prev) ?? 0) + 1);
-        prev = w;
-      }
+    const lines = corpus.map(words);
+    for (const w of [...this.vocab, ...lines.flat()]) if (!this.ids.has(w)) this.ids.set(w, this.ids.size);
+    this.unknown = this.ids.size;
+    this.boundary = this.unknown + 1;
+    const seqs = lines.map((ws) => ws.map((w) => this.ids.get(w)!));
+    this.tables = estimateBigrams([seqs], this.boundary + 1, this.boundary, this.boundary);
+    const { rows, vocabSize, logProbs } = this.tables;
+    this.logMass = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const off = r * vocabSize;
+      let max = -Infinity;
+      for (let v = 0; v < this.vocab.length; v++) max = Math.max(max, logProbs[off + v]!);
+      let sum = 0;
+      for (let v = 0; v < this.vocab.length; v++) sum += Math.exp(logProbs[off + v]! - max);
+      this.logMass[r] = max + Math.log(sum);
     }
-    this.total = total;
   }
 
-  /** P(w | prev). */
-  prob(prev: string, w: string): number {
-    const uni = ((this.unigram.get(w) ?? 0) + 1) / (this.total + this.vocab.length);
-    const ctx = this.context.get(prev) ?? 0;
-    if (ctx === 0) return uni;
-    const bi = (this.bigram.get(prev)?.get(w) ?? 0) / ctx;
-    return this.lambda * bi + (1 - this.lambda) * uni;
+  /** log P(w | prev) in nats; prev undefined = start of text. */
+  private logProb(prev: string | undefined, w: string): number {
+    const { contextOf, vocabSize, logProbs } = this.tables;
+    const row = contextOf[prev === undefined ? this.boundary : (this.ids.get(prev) ?? this.unknown)]!;
+    return logProbs[row * vocabSize + (this.ids.get(w) ?? this.unknown)]! - this.logMass[row]!;
+  }
+
+  /** P(w | prev); prev '<s>' (or undefined) = start of text. */
+  prob(prev: string | undefined, w: string): number {
+    return Math.exp(this.logProb(prev === '<s>' ? undefined : prev, w));
   }
 
   async meanNll(texts: string[]): Promise<number[]> {
     this.calls.texts.push(...texts);
     return texts.map((t) => {
-      const words = t.trim().split(/\s+/).filter(Boolean);
-      let prev = BOS;
+      const ws = words(t);
       let nll = 0;
-      for (const w of words) {
-        nll -= Math.log(this.prob(prev, w));
-        prev = w;
-      }
-      return words.length ? nll / words.length : 0;
+      ws.forEach((w, i) => (nll -= this.logProb(ws[i - 1], w)));
+      return ws.length ? nll / ws.length : 0;
     });
   }
 
   async nextWords(prefix: string, k: number): Promise<{ word: string; logProb: number }[]> {
     this.calls.prefixes.push(prefix);
-    const words = prefix.trim().split(/\s+/).filter(Boolean);
-    const prev = words.length ? words[words.length - 1]! : BOS;
+    const prev = words(prefix).at(-1);
     return this.vocab
-      .map((word) => ({ word, logProb: Math.log(this.prob(prev, word)) }))
+      .map((word) => ({ word, logProb: this.logProb(prev, word) }))
       .sort((a, b) => b.logProb - a.logProb || (a.word < b.word ? -1 : 1))
       .slice(0, k);
   }
