@@ -43,3 +43,17 @@ export function intOption(v: string | undefined, name: string, min: number, max 
   if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
   return n;
 }
+
+/**
+ * A finite number option in [min, max] (decimals and exponents allowed, e.g. `0.02`, `1e-3`).
+ * @returns undefined when absent, the number, or an error message (a string) for usageError
+ */
+export function numberOption(v: string | undefined, name: string, min: number, max = Number.MAX_VALUE): number | string | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  // Number('') and Number(' ') are 0, and Number('0x10') is 16: accept only decimal notation.
+  if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n) || n < min || n > max) {
+    return `${name} must be a number ${max === Number.MAX_VALUE ? `>= ${min}` : `from ${min} to ${max}`} (got '${v}')`;
+  }
+  return n;
+}

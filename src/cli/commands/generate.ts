@@ -10,7 +10,7 @@ import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
 import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
-import { intOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
+import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 
 export const summary = 'generate an image from a prompt (PROMPT -o OUT.png [--models demo|sd15|sd-turbo|DIR] ...)';
 
@@ -111,11 +111,8 @@ export async function run(argv: string[]): Promise<number> {
   const steps = intOption(v.steps, '--steps', 1, 1000);
   const threads = intOption(v.threads, '--threads', 1, 1024);
   for (const x of [seed, steps, threads]) if (typeof x === 'string') return usageError(x);
-  let guidance: number | undefined;
-  if (v.guidance !== undefined) {
-    guidance = Number(v.guidance);
-    if (v.guidance.trim() === '' || !Number.isFinite(guidance) || guidance < 0) return usageError(`--guidance must be a number >= 0 (got '${v.guidance}')`);
-  }
+  const guidance = numberOption(v.guidance, '--guidance', 0);
+  if (typeof guidance === 'string') return usageError(guidance);
   let scheduler: SchedulerName | undefined;
   if (v.scheduler !== undefined) {
     const s = v.scheduler.toLowerCase();

@@ -7,7 +7,6 @@
  * External weights stay where they are: OUT.onnx refers to the same data files by relative path
  * (linked next to OUT.onnx when it is written to another folder).
  */
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { buildVjp, type VjpReport } from '../../main/engine/autodiff/vjp.js';
 import { readModel, writeModel } from '../../main/engine/onnx/model-io.js';
@@ -15,6 +14,7 @@ import { specialise } from '../../main/engine/onnx/specialise.js';
 import { DataType } from '../../main/engine/onnx/dtype.js';
 import type { Dim, Model } from '../../main/engine/onnx/ir.js';
 import { EngineError } from '../../main/engine/errors.js';
+import { parseCommandArgs, usageError } from '../args.js';
 
 export const summary = 'build a forward+gradient (VJP) ONNX model: outputs + d(<out, cotangent>)/d(inputs or weights)';
 
@@ -82,29 +82,14 @@ function printReport(r: VjpReport, model: Model, cot: Record<string, string>, gr
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  const parse = (a: string[]) =>
-    parseArgs({
-      args: a,
-      allowPositionals: true,
-      options: {
-        wrt: { type: 'string', multiple: true },
-        'wrt-initializer': { type: 'string', multiple: true },
-        shape: { type: 'string', multiple: true },
-        output: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  try {
-    args = parse(argv);
-  } catch (e) {
-    console.error(`inversion-studio grad: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCommandArgs('grad', HELP, argv, {
+    wrt: { type: 'string', multiple: true },
+    'wrt-initializer': { type: 'string', multiple: true },
+    shape: { type: 'string', multiple: true },
+    output: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (typeof args === 'number') return args;
   try {
     const [modelPath, ...extra] = args.positionals;
     if (!modelPath) throw new UsageError('missing MODEL.onnx');
@@ -125,10 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     printReport(result.report, result.model, result.cotangentInputs, result.gradOutputs, out);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`inversion-studio grad: ${e.message}\n\n${HELP}`);
-      return 2;
-    }
+    if (e instanceof UsageError) return usageError('grad', HELP, e.message);
     if (e instanceof EngineError) {
       console.error(`inversion-studio grad: ${e.message}`);
       if (process.env.INVERSION_STUDIO_DEBUG) console.error(e.stack);

@@ -10,6 +10,7 @@ import { testCacheDir, testDemoModelSet } from '../../main/engine/models/demo/te
 import { writeGpt2Fixture } from '../../main/engine/hf/testing/gpt2-fixture.js';
 import type { InversionModels } from '../../main/engine/inversion/inversion-models.js';
 import type { InvertOptions, TargetImage, invert as invertFn } from '../../main/engine/inversion/invert.js';
+import { DEFAULT_LM_FLUENCY_WEIGHT } from '../../main/engine/inversion/presets.js';
 import { collectImages, progressLine, readRecords, type InvertRecord } from './invert.js';
 
 /** Lets a test wrap the real engine call (fault injection); passes through otherwise. */
@@ -223,6 +224,16 @@ describe('inversion-studio invert', () => {
       const rec = JSON.parse(readFileSync(json, 'utf8')) as InvertRecord;
       expect(rec.lm).toBe('Xenova/gpt2');
       expect(rec.fluencyWeight).toBe(0.02);
+      // Without --fluency the CLI leaves the weight to the engine and records what it applied.
+      let settingsWeight: number | undefined = -1;
+      hooks.wrap = (real, m, t, o) => {
+        settingsWeight = o.settings.fluencyWeight;
+        return real(m, t, o);
+      };
+      const dflt = path.join(dir, 'lm-default.json');
+      expect((await cli([...args, '--lm', '--json', dflt])).code).toBe(0);
+      expect(settingsWeight).toBeUndefined();
+      expect(JSON.parse(readFileSync(dflt, 'utf8'))).toMatchObject({ lm: 'Xenova/gpt2', fluencyWeight: DEFAULT_LM_FLUENCY_WEIGHT });
       expect((await cli([catPng, '--init', 'x', '--fluency', 'abc'])).err).toMatch(/--fluency must be a number/);
     } finally {
       rmSync(lmCache, { recursive: true, force: true });

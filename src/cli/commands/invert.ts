@@ -19,7 +19,7 @@ import { DEFAULT_LM_MANIFEST, loadCausalLm, type LanguageModel } from '../../mai
 import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
-import { intOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
+import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 
 export const summary = 'recover the prompt behind images (IMAGE|DIR… [--preset fast|paper] [--json OUT.json] ...)';
 
@@ -200,7 +200,7 @@ async function writeRecords(file: string, records: InvertRecord[], asArray: bool
   }
 }
 
-function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number; lm?: string; fluencyWeight?: number }): InvertRecord {
+function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number }): InvertRecord {
   return {
     image,
     initialPrompt: r.initialPrompt,
@@ -213,7 +213,8 @@ function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model
     preset: o.preset,
     model: o.model,
     init: o.init,
-    ...(o.lm !== undefined ? { lm: o.lm, fluencyWeight: o.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT } : {}),
+    // The engine reports the weight it applied (the default when --fluency is not given).
+    ...(r.lm !== undefined ? { lm: r.lm, ...(r.fluencyWeight !== undefined ? { fluencyWeight: r.fluencyWeight } : {}) } : {}),
     rankedBy: r.rankedBy,
     width: r.width,
     height: r.height,
@@ -258,11 +259,8 @@ export async function run(argv: string[]): Promise<number> {
   const seed = intOption(v.seed, '--seed', 0);
   const size = intOption(v.size, '--size', MIN_SOURCE_SIZE, 4096);
   const threads = intOption(v.threads, '--threads', 1, 1024);
-  for (const x of [iterations, seed, size, threads]) if (typeof x === 'string') return usageError(x);
-  const fluency = v.fluency === undefined ? undefined : Number(v.fluency);
-  if (fluency !== undefined && (v.fluency!.trim() === '' || !Number.isFinite(fluency) || fluency < 0 || fluency > 100)) {
-    return usageError(`--fluency must be a number from 0 to 100 (got '${v.fluency}')`);
-  }
+  const fluency = numberOption(v.fluency, '--fluency', 0, 100);
+  for (const x of [iterations, seed, size, threads, fluency]) if (typeof x === 'string') return usageError(x);
   const wantLm = v.lm === true || fluency !== undefined;
   const captionerName = (v.captioner ?? 'florence2') as CaptionerName;
   if (!CAPTIONERS.includes(captionerName)) return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
@@ -274,7 +272,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(objective?.success ? { objective: objective.data } : {}),
     ...(typeof iterations === 'number' ? { iterations } : {}),
     ...(typeof seed === 'number' ? { seed } : {}),
-    ...(fluency !== undefined ? { fluencyWeight: fluency } : {}),
+    ...(typeof fluency === 'number' ? { fluencyWeight: fluency } : {}),
   });
   const cacheDir = resolveCacheDir(v.cache);
   const jsonPath = v.json ? path.resolve(v.json) : undefined;
@@ -349,7 +347,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
       const m = await inversionModelsFromSet(ms);
-      const ctx = { preset, model: ms.name, init, seed: settings.seed, ...(lm ? { lm: lm.name, fluencyWeight: settings.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT } : {}) };
+      const ctx = { preset, model: ms.name, init, seed: settings.seed };
 
       for (const [k, image] of todo.entries()) {
         if (ac.signal.aborted) {

@@ -102,6 +102,16 @@ describe('inversion-studio models', () => {
     expect(server.log).toEqual([]);
   });
 
+  it('a bad --timeout is a usage error (exit 2) before anything is fetched; a fractional one is accepted', async () => {
+    for (const bad of ['0', '-1', 'abc', '', '0x10']) {
+      err.length = 0;
+      expect(await main(['models', 'download', 'tiny', `--timeout=${bad}`, '--endpoint', server.url, ...common()])).toBe(2);
+      expect(err.join('\n')).toContain(`--timeout must be a number >= 0.001 (got '${bad}')`);
+    }
+    expect(server.log).toEqual([]);
+    expect(await main(['models', 'download', 'tiny', '--timeout', '2.5', '--endpoint', server.url, ...common()])).toBe(0);
+  });
+
   it('unknown model names the known ones', async () => {
     expect(await main(['models', 'download', 'nope', ...common()])).toBe(1);
     expect(err.join('\n')).toMatch(/unknown model 'nope'. Known models: sdx, tiny/);

@@ -1,14 +1,14 @@
 /**
  * `inversion-studio models list|download|import|check`: the CLI face of the model manager.
  */
-import { CancelledError, EngineError } from '../../main/engine/errors.js';
+import { CancelledError } from '../../main/engine/errors.js';
 import { listModels, resolveCacheDir, type ModelListing } from '../../main/engine/models/cache.js';
 import { downloadModel, type ModelDownloadProgress } from '../../main/engine/models/downloader.js';
 import { importModelFolder } from '../../main/engine/models/import.js';
 import { MODEL_KINDS, manifestBytes, type ModelKind } from '../../main/engine/models/manifest.js';
 import { defaultManifestDir, getManifest, loadManifests } from '../../main/engine/models/manifests.js';
 import { validateModelFolder } from '../../main/engine/models/model-set.js';
-import { parseCommandArgs } from '../args.js';
+import { numberOption, parseCommandArgs, usageError } from '../args.js';
 
 export const summary = 'list, download or import models (list | download NAME | import DIR --name N | check DIR)';
 
@@ -24,6 +24,9 @@ common options:
 
 environment: HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY / HTTP_PROXY / NO_PROXY, INVERSION_STUDIO_OFFLINE=1,
 INVERSION_STUDIO_CACHE.`;
+
+/** Smallest --timeout (seconds): the option takes any positive time, down to a millisecond. */
+const MIN_TIMEOUT_SECONDS = 0.001;
 
 export function fmtBytes(n: number): string {
   if (n < 1000) return `${n} B`;
@@ -108,9 +111,10 @@ async function cmdList(cacheDir: string, manifestsDir: string, json: boolean): P
 }
 
 async function cmdDownload(name: string, cacheDir: string, manifestsDir: string, v: Record<string, string | boolean | undefined>): Promise<number> {
+  // A bad value is bad usage (exit 2), found before the manifest is looked up.
+  const timeout = numberOption(typeof v.timeout === 'string' ? v.timeout : undefined, '--timeout', MIN_TIMEOUT_SECONDS);
+  if (typeof timeout === 'string') return usageError('models download', USAGE, timeout);
   const manifest = await getManifest(name, manifestsDir);
-  const timeout = v.timeout !== undefined ? Number(v.timeout) : undefined;
-  if (timeout !== undefined && !(timeout > 0)) throw new EngineError('INVALID_ARGUMENT', `--timeout must be a positive number of seconds, got ${v.timeout}`);
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);

@@ -3,7 +3,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { run } from './serve.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -53,5 +54,22 @@ describe('inversion-studio serve', () => {
     });
     expect(r.code).toBe(2);
     expect(r.err).toContain('--port must be an integer');
+  });
+
+  it('unknown options, stray arguments and out-of-range ports are usage errors (exit 2, with the usage)', async () => {
+    const err: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    try {
+      expect(await run(['--bogus'])).toBe(2);
+      expect(err.join('\n')).toMatch(/inversion-studio serve: Unknown option '--bogus'[\s\S]*usage: inversion-studio serve/);
+      err.length = 0;
+      expect(await run(['extra'])).toBe(2);
+      expect(err.join('\n')).toContain("unexpected argument 'extra'");
+      err.length = 0;
+      expect(await run(['--port', '65536'])).toBe(2);
+      expect(err.join('\n')).toContain("--port must be an integer from 0 to 65535 (got '65536')");
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

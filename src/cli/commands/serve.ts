@@ -5,12 +5,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { EngineHost } from '../../main/host/engine-host.js';
 import { nodeWorkerLauncher } from '../../main/host/node-worker.js';
 import { defaultDataDir, libraryDirFor } from '../../main/host/paths.js';
 import { FileSettingsStore } from '../../main/host/settings-store.js';
 import { startWebBridge } from '../../main/host/web-bridge.js';
+import { intOption, parseCommandArgs, usageError } from '../args.js';
 
 export const summary = 'serve the studio UI and engine to a browser on 127.0.0.1 (web bridge)';
 
@@ -59,30 +59,22 @@ function ensureWebBuild(webRoot: string): string | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      models: { type: 'string' },
-      library: { type: 'string' },
-      data: { type: 'string' },
-      cache: { type: 'string' },
-      web: { type: 'string' },
-      'token-file': { type: 'string' },
-      open: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  const parsed = parseCommandArgs('serve', HELP, argv, {
+    port: { type: 'string' },
+    models: { type: 'string' },
+    library: { type: 'string' },
+    data: { type: 'string' },
+    cache: { type: 'string' },
+    web: { type: 'string' },
+    'token-file': { type: 'string' },
+    open: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`inversion-studio serve: --port must be an integer 0-65535, got '${values.port}'`);
-    return 2;
-  }
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) return usageError('serve', HELP, `unexpected argument '${positionals[0]}'`);
+  const port = intOption(values.port, '--port', 0, 65535) ?? DEFAULT_PORT;
+  if (typeof port === 'string') return usageError('serve', HELP, port);
   const dataDir = path.resolve(values.data ?? defaultDataDir());
   const settings = new FileSettingsStore(path.join(dataDir, 'config.json'));
   if (values.models) await settings.set({ modelSet: existsSync(values.models) ? path.resolve(values.models) : values.models });

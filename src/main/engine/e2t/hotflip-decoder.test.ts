@@ -5,6 +5,7 @@ import { readModel } from '../onnx/model-io.js';
 import { testCacheDir } from '../models/demo/test-support.js';
 import path from 'node:path';
 import { align, alignedDistance, HotFlipDecoder, splitWords } from './hotflip-decoder.js';
+import type { TextEncoderOracle } from './oracle.js';
 import { createTextEncoderOracle } from './text-encoder-oracle.js';
 import { PLANTED } from './testing/planted-prompts.js';
 
@@ -81,6 +82,29 @@ describe('HotFlip decoder on the demo text encoder', () => {
     expect(r.alternatives).toHaveLength(4);
     expect(new Set(r.alternatives.map((a) => a.text)).size).toBe(4);
     expect(r.alternatives.map((a) => a.score)).toEqual(r.alternatives.map((a) => a.distance).sort((a, b) => a - b));
+  });
+
+  it('expands each hypothesis once, however many rounds it stays in the beam', async () => {
+    // EOS matching with one proposal per slot improves slowly, so hypotheses stay in the beam.
+    const expanded: string[] = [];
+    const counting: TextEncoderOracle = {
+      tokens: oracle.tokens,
+      dim: oracle.dim,
+      words: oracle.words,
+      encode: (texts) => oracle.encode(texts),
+      tokenEmbedding: (id) => oracle.tokenEmbedding(id),
+      embeddingGrad: (text, cot) => (expanded.push(text), oracle.embeddingGrad(text, cot)),
+    };
+    const decoder = new HotFlipDecoder(counting, { proposalsPerPosition: 1 });
+    let rounds = 0;
+    for (const { truth, start } of PLANTED.slice(0, 6)) {
+      const enc = await encodePromptDetailed(ms, truth);
+      const r = await decoder.decode({ data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length }, { init: start, match: 'eos' });
+      rounds += r.rounds;
+      expect(new Set(expanded).size).toBe(expanded.length);
+      expanded.length = 0;
+    }
+    expect(rounds).toBeGreaterThan(6);
   });
 
   it('stops with the best text so far when cancelled', async () => {

@@ -182,10 +182,15 @@ export class HotFlipDecoder implements EmbeddingToText {
     let best = ranked[0]!;
     let rounds = 0;
     const seen = new Set<string>([best.text]);
+    // A hypothesis' proposals depend on it and the target only, so once expanded they are all in
+    // `seen`: one that stays in the beam is not expanded again (no gradient, scan or LM calls).
+    const expanded = new Set<string>();
     for (; rounds < maxRounds; rounds++) {
       if (o.signal?.aborted) throw new CancelledError('decoding cancelled', { text: best.text, distance: best.distance });
       const proposals: string[][] = [];
       for (const hyp of ranked.slice(0, beamWidth)) {
+        if (expanded.has(hyp.text)) continue;
+        expanded.add(hyp.text);
         for (const cand of await this.propose(hyp, target, match, targetLength, maxWords)) {
           const key = cand.join(' ');
           if (seen.has(key)) continue;

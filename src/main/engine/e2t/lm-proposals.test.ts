@@ -3,17 +3,16 @@
  * alternatives. The LM is a word-bigram model estimated from a small caption corpus over the
  * demo vocabulary (testing/bigram-lm.ts); the text encoder is the demo set's.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelSet, type ModelSet } from '../diffusion/model-set.js';
+import { writeGpt2Fixture } from '../hf/testing/gpt2-fixture.js';
 import { testCacheDir } from '../models/demo/test-support.js';
 import { readModel } from '../onnx/model-io.js';
 import { align, alignedDistance, HotFlipDecoder, splitWords } from './hotflip-decoder.js';
-import type { LanguageModel } from './language-model.js';
+import { loadCausalLm, type LanguageModel } from './language-model.js';
 import type { TextEncoderOracle } from './oracle.js';
 import { createTextEncoderOracle } from './text-encoder-oracle.js';
 import { BigramLm, CAPTION_CORPUS } from './testing/bigram-lm.js';
@@ -234,12 +233,8 @@ describe('n-best alternatives', () => {
 });
 
 // Integration with the real transformers.js loader on the tiny GPT-2 fixture (hf/testing).
-const GPT2_FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../hf/testing/gpt2-fixture.ts');
-const HAVE_FIXTURE = existsSync(GPT2_FIXTURE);
 describe('with the transformers.js GPT-2 loader (tiny fixture)', () => {
-  it.skipIf(!HAVE_FIXTURE)(`recovers a planted prompt with LM proposals and fluency through loadCausalLm${HAVE_FIXTURE ? '' : ' (skipped: hf/testing/gpt2-fixture.ts is absent)'}`, async () => {
-    const { writeGpt2Fixture } = (await import('../hf/testing/gpt2-fixture.js')) as { writeGpt2Fixture: (dir: string) => Promise<unknown> };
-    const { loadCausalLm } = await import('./language-model.js');
+  it('recovers a planted prompt with LM proposals and fluency through loadCausalLm', async () => {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'is-e2t-gpt2-'));
     try {
       await writeGpt2Fixture(cacheDir);

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelSet, type ModelSet } from '../diffusion/model-set.js';
 import type { DecodeOptions, EmbeddingToText, TextEmbedding } from '../e2t/types.js';
+import type { LanguageModel } from '../e2t/language-model.js';
 import { CancelledError, EngineError } from '../errors.js';
 import { testCacheDir } from '../models/demo/test-support.js';
 import { inversionModelsFromSet } from './from-model-set.js';
 import type { InversionModels } from './inversion-models.js';
 import { invert, type TargetImage } from './invert.js';
-import { presetSettings } from './presets.js';
+import { DEFAULT_LM_FLUENCY_WEIGHT, presetSettings } from './presets.js';
 import { createRenderer } from './renderer.js';
 
 /**
@@ -31,20 +32,40 @@ afterAll(async () => {
   await ms?.release();
 });
 
-/** Records which snapshots were decoded and returns a marked text for each. */
+/** Records which snapshots were decoded (and with which options) and returns a marked text for each. */
 class MarkingDecoder implements EmbeddingToText {
   readonly name = 'marking';
   seen: number[] = [];
-  constructor(private readonly snapshots: Float32Array[] = []) {}
+  options: DecodeOptions[] = [];
+  /**
+   * @param nBestList 'short': the answer and two runners-up, whatever nBest asks; 'long': up to
+   *   nBest (default 4) entries, the answer, then the start text and the first decoded text (texts
+   *   already competing), then runners-up alt1, alt2, …
+   */
+  constructor(
+    private readonly snapshots: Float32Array[] = [],
+    private readonly nBestList: 'short' | 'long' = 'short',
+  ) {}
   async decode(t: TextEmbedding, o: DecodeOptions) {
     this.snapshots.push(Float32Array.from(t.data));
     this.seen.push(this.snapshots.length);
+    this.options.push(o);
     const text = `${o.init} #${this.seen.length}`;
-    // An n-best list: the answer first, then two runners-up.
-    const alternatives = [text, `${text} alt1`, `${text} alt2`].map((t, i) => ({ text: t, distance: i, score: i }));
-    return { text, distance: 0, rounds: 1, candidatesScored: 3, alternatives };
+    const texts =
+      this.nBestList === 'short'
+        ? [text, `${text} alt1`, `${text} alt2`]
+        : [text, START, `${START} #1`, ...Array.from({ length: 20 }, (_, i) => `${text} alt${i + 1}`)].slice(0, o.nBest ?? 4);
+    const alternatives = texts.map((t, i) => ({ text: t, distance: i, score: i }));
+    return { text, distance: 0, rounds: 1, candidatesScored: texts.length, alternatives };
   }
 }
+
+/** A language model that is never consulted (MarkingDecoder ignores it): only its name counts. */
+const FAKE_LM: LanguageModel = {
+  name: 'fake-lm',
+  meanNll: async (texts) => texts.map(() => 0),
+  nextWords: async () => [],
+};
 
 describe('invert', () => {
   it('decodes every snapshot and ranks the candidates (the start text competes)', async () => {
@@ -68,6 +89,41 @@ describe('invert', () => {
     expect(res.candidates.every((c) => c.png && c.png.subarray(1, 4).toString() === 'PNG')).toBe(true);
     expect(res.rankedBy).toBe('pixel-mse');
     expect(res.stopped).toBeUndefined();
+  });
+
+  it('asks the last decoding for enough runners-up and ranks rankAlternatives new ones (not the start or an earlier text)', async () => {
+    const e2t = new MarkingDecoder([], 'long');
+    const res = await invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0, rankAlternatives: 5 }), init: { kind: 'text', text: START }, e2t });
+    // Only the last snapshot's decoding is asked for an n-best list: 5 runners-up, the answer, and
+    // one per text already competing (the start text and the two earlier decodings).
+    expect(e2t.options.map((o) => o.nBest)).toEqual([undefined, undefined, 5 + 1 + 3]);
+    const last = `${START} #1 #2 #3`;
+    // Its n-best list repeats the start text and the first decoding: they count once, and the
+    // five runners-up after them are all ranked.
+    const prompts = res.candidates.map((c) => c.prompt);
+    expect(prompts.sort()).toEqual([START, `${START} #1`, `${START} #1 #2`, last, ...[1, 2, 3, 4, 5].map((i) => `${last} alt${i}`)].sort());
+    expect(new Set(prompts).size).toBe(prompts.length);
+    // The start text keeps its own entry (iteration 0), not the runner-up's.
+    expect(res.candidates.find((c) => c.prompt === START)!.iteration).toBe(0);
+  });
+
+  it('reports the language model and the fluency weight the decoder was given (the default when unset)', async () => {
+    const settings = presetSettings('fast', { objective: 'denoise', iterations: 1, snapshotEvery: 1, previewEvery: 0, rankAlternatives: 0 });
+    const init = { kind: 'text' as const, text: START };
+    const withDefault = new MarkingDecoder();
+    const a = await invert(m, target, { settings, init, e2t: withDefault, lm: FAKE_LM });
+    expect(a).toMatchObject({ lm: 'fake-lm', fluencyWeight: DEFAULT_LM_FLUENCY_WEIGHT });
+    expect(withDefault.options.every((o) => o.fluencyWeight === DEFAULT_LM_FLUENCY_WEIGHT)).toBe(true);
+    const given = new MarkingDecoder();
+    const b = await invert(m, target, { settings: { ...settings, fluencyWeight: 0.3 }, init, e2t: given, lm: FAKE_LM });
+    expect(b).toMatchObject({ lm: 'fake-lm', fluencyWeight: 0.3 });
+    expect(given.options.every((o) => o.fluencyWeight === 0.3)).toBe(true);
+    // Without a language model there is no fluency term, whatever the settings say.
+    const none = new MarkingDecoder();
+    const c = await invert(m, target, { settings: { ...settings, fluencyWeight: 0.3 }, init, e2t: none });
+    expect(c.lm).toBeUndefined();
+    expect(c.fluencyWeight).toBeUndefined();
+    expect(none.options.every((o) => o.fluencyWeight === 0)).toBe(true);
   });
 
   it('ranks no runners-up when rankAlternatives is 0 (the reference, preset paper)', async () => {
@@ -94,12 +150,70 @@ describe('invert', () => {
     expect(res.stopped).toBe('cancelled');
     expect(res.iterations).toBe(5);
     expect(res.loss).toHaveLength(5);
-    // Only the last snapshot (the best embedding) was decoded, and it is a candidate.
+    // Only the last snapshot (the best embedding) was decoded, and it is a candidate; a cancel
+    // during refinement lets that decoding finish (it is the result), so it gets no signal.
     expect(e2t.seen).toEqual([1]);
+    expect(e2t.options[0]!.signal).toBeUndefined();
     expect(res.candidates.length).toBeGreaterThan(0);
     expect(res.candidates[0]!.prompt).toBe(`${START} #1`);
     expect(res.prompt).toBe(`${START} #1`);
     expect([...phases]).toEqual(['encoding', 'refining', 'decoding', 'ranking', 'done']);
+  });
+
+  it('cancelled during decoding stops the decoder and ranks the best text it had', async () => {
+    const ac = new AbortController();
+    const e2t = new MarkingDecoder();
+    // The second snapshot's decoding is cancelled the way HotFlipDecoder reports it.
+    const cancelling: EmbeddingToText = {
+      name: 'cancelling',
+      decode: async (t, o) => {
+        if (!o.signal) throw new Error('the decoder was given no signal');
+        if (e2t.seen.length === 0) return e2t.decode(t, o);
+        ac.abort();
+        throw new CancelledError('decoding cancelled', { text: `${o.init} partial`, distance: 0.5 });
+      },
+    };
+    const phases: string[] = [];
+    const res = await invert(m, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0 }),
+      init: { kind: 'text', text: START },
+      e2t: cancelling,
+      signal: ac.signal,
+      onProgress: (e) => void (phases.at(-1) !== e.phase && phases.push(e.phase)),
+    });
+    expect(res.stopped).toBe('cancelled');
+    expect(res.iterations).toBe(6);
+    // No further snapshot is decoded; the partial decoding is ranked first and is the result.
+    expect(e2t.seen).toEqual([1]);
+    expect(res.candidates).toHaveLength(1);
+    expect(res.candidates[0]).toMatchObject({ prompt: `${START} #1 partial`, e2tDistance: 0.5, iteration: 3 });
+    expect(res.prompt).toBe(`${START} #1 partial`);
+    expect(phases).toEqual(['encoding', 'refining', 'decoding', 'ranking', 'done']);
+  });
+
+  it('cancelled while the HotFlip decoder runs returns its best text so far', async () => {
+    const ac = new AbortController();
+    let first: string | undefined;
+    const res = await invert(m, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 30, snapshotEvery: 15, previewEvery: 0, e2tRounds: 2, lrBase: 0.5, lrMax: 1 }),
+      init: { kind: 'text', text: START },
+      signal: ac.signal,
+      onProgress: (e) => {
+        // After the first snapshot's decoding: the loop goes to the best (last) snapshot, whose
+        // decoding stops before its first round with the text it started from.
+        if (e.phase === 'decoding' && e.iteration === 1) {
+          first = e.message;
+          ac.abort();
+        }
+      },
+    });
+    expect(res.stopped).toBe('cancelled');
+    expect(res.candidates).toHaveLength(1);
+    // (Left to run, that decoding changes the text: a large learning rate moves the embedding.)
+    expect(res.candidates[0]).toMatchObject({ prompt: first, iteration: 30 });
+    // Its distance is measured against the best snapshot (the decoder scored it before stopping).
+    expect(res.candidates[0]!.e2tDistance).toBeGreaterThan(0);
+    expect(Number.isFinite(res.candidates[0]!.e2tDistance)).toBe(true);
   });
 
   it('cancelled before refinement throws CancelledError', async () => {

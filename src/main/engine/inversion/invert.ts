@@ -7,7 +7,7 @@ import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
 import { HotFlipDecoder } from '../e2t/hotflip-decoder.js';
 import { createTextEncoderOracle, wordTokens } from '../e2t/text-encoder-oracle.js';
 import type { LanguageModel } from '../e2t/language-model.js';
-import type { EmbeddingToText } from '../e2t/types.js';
+import type { DecodeResult, EmbeddingToText } from '../e2t/types.js';
 import { chwToRgbBytes, imageToPng } from '../image/image-io.js';
 import { philox4x32 } from '../diffusion/rng.js';
 import { captionImage, type CaptionerName } from './captioner.js';
@@ -72,6 +72,12 @@ export interface InvertResult {
   rankedBy: 'clip' | 'pixel-mse';
   width: number;
   height: number;
+  /**
+   * The language model the decoder was given (`options.lm`, its name) and the fluency weight it
+   * was asked to apply (settings.fluencyWeight, else DEFAULT_LM_FLUENCY_WEIGHT); absent without one.
+   */
+  lm?: string;
+  fluencyWeight?: number;
   /** Set when the run ended early (cancelled, non-finite loss); the result is the best so far. */
   stopped?: 'cancelled' | 'non-finite';
   message?: string;
@@ -118,8 +124,8 @@ function randomWords(words: readonly { word: string }[], count: number, seed: nu
 /**
  * Invert one image.
  * @param target CHW [-1,1]; width and height must be multiples of the VAE factor (8) and ≥ 64
- * @throws EngineError for bad input; cancellation during refinement returns the best result so
- *   far (with `stopped: 'cancelled'`), cancellation before refinement throws CancelledError
+ * @throws EngineError for bad input; cancellation during refinement or decoding returns the best
+ *   result so far (with `stopped: 'cancelled'`), cancellation before refinement throws CancelledError
  */
 export async function invert(m: InversionModels, target: TargetImage, o: InvertOptions): Promise<InvertResult> {
   const s = o.settings;
@@ -206,6 +212,9 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       e2t = new HotFlipDecoder(oracle, o.lm ? { lm: o.lm } : {});
     }
     const fluencyWeight = o.lm ? (s.fluencyWeight ?? DEFAULT_LM_FLUENCY_WEIGHT) : 0;
+    // A cancellation during refinement still decodes the best snapshot in full (that decoding is
+    // the result); one during decoding stops the decoder and keeps the best text it had.
+    const decodeSignal = o.signal && !o.signal.aborted ? o.signal : undefined;
     const decoded: { prompt: string; iteration: number; loss: number; e2tDistance: number }[] = [];
     const alternatives: typeof decoded = [];
     let hypothesis = initialPrompt;
@@ -215,16 +224,37 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       // decoding, the earlier ones are only alternatives.
       if (o.signal?.aborted && k < lastIndex) k = lastIndex;
       const snap = refined.snapshots[k]!;
-      const d = await e2t.decode(
-        { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
-        { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds, fluencyWeight },
-      );
+      // Texts already competing in the ranking: runners-up equal to one of them add nothing, so
+      // the last decoding is asked for enough of them to leave rankAlternatives new ones.
+      const taken = new Set([initialPrompt, ...decoded.map((d) => d.prompt)]);
+      const nBest = k === lastIndex && s.rankAlternatives > 0 ? s.rankAlternatives + 1 + taken.size : undefined;
+      let d: DecodeResult;
+      try {
+        d = await e2t.decode(
+          { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
+          { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds, fluencyWeight, ...(nBest ? { nBest } : {}), ...(decodeSignal ? { signal: decodeSignal } : {}) },
+        );
+      } catch (e) {
+        if (!(e instanceof CancelledError) || !o.signal?.aborted) throw e;
+        // The decoder's best text so far is this snapshot's (final) decoding; a decoder that
+        // does not report one leaves the snapshots decoded before it.
+        const partial = e.partial as { text?: unknown; distance?: unknown } | undefined;
+        if (typeof partial?.text === 'string' && typeof partial.distance === 'number') {
+          decoded.push({ prompt: partial.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: partial.distance });
+          emit({ phase: 'decoding', iteration: k + 1, total: refined.snapshots.length, message: partial.text });
+        }
+        break;
+      }
       hypothesis = d.text;
       decoded.push({ prompt: d.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: d.distance });
       if (k === lastIndex) {
         // The best embedding's runners-up: near-equal in embedding distance, so only
         // regeneration can tell which reproduces the image best.
-        for (const alt of d.alternatives.filter((a) => a.text !== d.text).slice(0, s.rankAlternatives)) {
+        taken.add(d.text);
+        for (const alt of d.alternatives) {
+          if (alternatives.length === s.rankAlternatives) break;
+          if (taken.has(alt.text)) continue;
+          taken.add(alt.text);
           alternatives.push({ prompt: alt.text, iteration: snap.iteration, loss: snap.loss, e2tDistance: alt.distance });
         }
       }
@@ -235,8 +265,8 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     // runners-up compete too). The prompt of the best embedding goes first, so a cancelled run
     // still ranks (and returns) it.
     const unique = new Map<string, (typeof decoded)[number]>();
-    const bestDecoded = decoded[decoded.length - 1]!;
-    unique.set(bestDecoded.prompt, bestDecoded);
+    const bestDecoded = decoded.at(-1);
+    if (bestDecoded) unique.set(bestDecoded.prompt, bestDecoded);
     if (!unique.has(initialPrompt)) unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
     for (const d of [...decoded, ...alternatives]) if (!unique.has(d.prompt)) unique.set(d.prompt, d);
     const candidates: Candidate[] = [];
@@ -263,6 +293,7 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       rankedBy: o.scorer ? 'clip' : 'pixel-mse',
       width: target.width,
       height: target.height,
+      ...(o.lm ? { lm: o.lm.name, fluencyWeight } : {}),
       ...(refined.stopped ? { stopped: refined.stopped } : o.signal?.aborted ? { stopped: 'cancelled' as const } : {}),
       ...(refined.message ? { message: refined.message } : {}),
     };
