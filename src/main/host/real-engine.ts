@@ -4,7 +4,6 @@
  * (loading a set opens onnxruntime sessions, which is the slow part of a first generation).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ModelInfo } from '../../shared/ipc/models.js';
 import type { TokenizeResult } from '../../shared/ipc/requests.js';
@@ -14,7 +13,6 @@ import { generate } from '../engine/diffusion/pipeline.js';
 import { loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
 import { CancelledError, EngineError } from '../engine/errors.js';
 import { loadImage } from '../engine/image/image-io.js';
-import { CAPTIONER_REPOS } from '../engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../engine/inversion/from-model-set.js';
 import type { InversionModels } from '../engine/inversion/inversion-models.js';
 import { invert, type InitSpec, type InvertResult } from '../engine/inversion/invert.js';
@@ -23,6 +21,7 @@ import { listModels, resolveCacheDir, type ModelListing } from '../engine/models
 import { downloadModel } from '../engine/models/downloader.js';
 import { importModelFolder } from '../engine/models/import.js';
 import { getManifest, loadManifests } from '../engine/models/manifests.js';
+import { InversionHelperCache, NO_CAPTIONER_WARNING } from './inversion-helpers.js';
 import type { EngineAdapter, EngineProgress, GenerateOutput, GenerateSpec, InvertOutput, InvertSpec, RunOptions } from './engine-adapter.js';
 
 const KIND_MAP: Record<string, ModelInfo['kind']> = {
@@ -79,6 +78,7 @@ export function createRealEngine(): EngineAdapter {
   // One warm model set (and its inversion graphs) at a time: they hold onnxruntime sessions and weights.
   let loaded: { key: string; set: Promise<ModelSet>; inversion?: Promise<InversionModels> } | undefined;
   const tokenizers = new Map<string, Promise<ClipTokenizer>>();
+  const extras = new InversionHelperCache();
 
   const modelSet = async (ref: string, opts: RunOptions): Promise<{ ms: ModelSet; entry: NonNullable<typeof loaded> }> => {
     const key = `${ref}|${provider()}|${cacheDir()}`;
@@ -158,18 +158,14 @@ export function createRealEngine(): EngineAdapter {
       });
       const size = models.defaultSize;
       const target = await loadImage(spec.image, { width: size, height: size, fit: 'cover' });
+      const helpers = await extras.resolve(cacheDir());
       const warnings: string[] = [];
       let init: InitSpec;
       if (spec.init?.trim()) init = { kind: 'text', text: spec.init };
+      else if (helpers.captioner) init = { kind: 'caption', captioner: helpers.captioner, cacheDir: cacheDir(), offline: true };
       else {
-        // Caption only with a captioner already in the cache: an inversion never starts a download.
-        const hubCache = cacheDir();
-        const repo = CAPTIONER_REPOS.florence2;
-        if (existsSync(path.join(hubCache, ...repo.split('/'), 'config.json'))) init = { kind: 'caption', cacheDir: hubCache, offline: true };
-        else {
-          init = { kind: 'random' };
-          warnings.push(`No captioner is installed (${repo}), so the inversion started from random words. Give a starting text, or install the captioner in the Models view.`);
-        }
+        init = { kind: 'random' };
+        warnings.push(NO_CAPTIONER_WARNING);
       }
       const overrides = {
         seed: spec.seed,
@@ -181,6 +177,8 @@ export function createRealEngine(): EngineAdapter {
       const result = await invert(models, target, {
         settings: settingsForRun,
         init,
+        ...(helpers.scorer ? { scorer: helpers.scorer } : {}),
+        ...(helpers.lm ? { lm: helpers.lm } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(onProgress
           ? {
@@ -265,6 +263,7 @@ export function createRealEngine(): EngineAdapter {
     },
 
     async dispose() {
+      await extras.dispose();
       const old = loaded;
       loaded = undefined;
       if (old) await (await old.set.catch(() => undefined))?.release();

@@ -3,7 +3,7 @@
  * language model (GPT-2 by default, through transformers.js). Perplexity = exp(meanNll).
  */
 import { toByteLevel } from '../diffusion/tokenizer/byte-level.js';
-import { causalLmFileName, loadHubModel, type HfOptions } from '../hf/transformers.js';
+import { causalLmFileName, loadHubModel, locateHubModel, type HfOptions } from '../hf/transformers.js';
 
 export interface LanguageModel {
   readonly name: string;
@@ -63,6 +63,11 @@ function wordStartIds(tokenizer: TokenizerLike): { initial: Int32Array; spaced: 
     } else if (WORD_START.test(tok)) initial.push(id);
   }
   return { initial: Int32Array.from(initial), spaced: Int32Array.from(spaced) };
+}
+
+/** True when the default fluency LM (GPT-2) is in the cache (checks files, loads nothing). */
+export function languageModelInstalled(cacheDir: string): boolean {
+  return locateHubModel(cacheDir, DEFAULT_LM_REPO, DEFAULT_LM_MANIFEST) !== undefined;
 }
 
 /** GPT-2-style causal LM loaded from a local hub folder (or the hub when online). */
