@@ -37,5 +37,9 @@ describe('InversionHelperCache', () => {
     expect(b.captioner).toBe('florence2');
     expect(b.scorer).toBe(a.scorer);
     expect(b.lm).toBe(a.lm);
+    const cap = await helpers.loadCaptioner(cache, 'florence2');
+    expect(await helpers.loadCaptioner(cache, 'florence2')).toBe(cap);
+    const red = new Uint8Array(64 * 64 * 3).map((_, i) => (i % 3 === 0 ? 230 : 20));
+    expect(await cap.caption({ data: red, width: 64, height: 64 })).toMatch(/red/);
   }, 120_000);
 });

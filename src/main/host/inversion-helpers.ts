@@ -2,12 +2,12 @@
  * The optional models an inversion in the studio uses when the user has installed them (Models
  * view or `inversion-studio models download`), never downloading anything: a captioner for the
  * start text (Florence-2, else ViT-GPT2), CLIP ViT-L/14 to rank candidates, GPT-2 for the
- * decoder's proposals and fluency term. CLIP and GPT-2 stay loaded per cache folder (they are
+ * decoder's proposals and fluency term. Each stays loaded per cache folder once used (they are
  * large and every inversion would load them again).
  */
 import type { LanguageModel } from '../engine/e2t/language-model.js';
 import { languageModelInstalled, loadCausalLm } from '../engine/e2t/language-model.js';
-import { captionerInstalled, CAPTIONER_REPOS, type CaptionerName } from '../engine/inversion/captioner.js';
+import { captionerInstalled, CAPTIONER_REPOS, loadCaptioner, type Captioner, type CaptionerName } from '../engine/inversion/captioner.js';
 import type { ImageScorer } from '../engine/inversion/invert.js';
 import { clipImageInstalled, loadClipImageScorer } from '../engine/metrics/clip-image.js';
 
@@ -26,6 +26,17 @@ const CAPTIONER_ORDER: CaptionerName[] = ['florence2', 'vit-gpt2'];
 export class InversionHelperCache {
   private scorer?: { cacheDir: string; value: Promise<ImageScorer & { release(): Promise<void> }> };
   private lm?: { cacheDir: string; value: Promise<LanguageModel> };
+  private captioner?: { key: string; value: Promise<Captioner> };
+
+  /** The captioner `resolve` reported, loaded once per cache folder and name. */
+  async loadCaptioner(cacheDir: string, name: CaptionerName, o: { device?: string } = {}): Promise<Captioner> {
+    const key = `${cacheDir}|${name}`;
+    if (this.captioner?.key !== key) this.captioner = { key, value: loadCaptioner({ cacheDir, captioner: name, offline: true, ...(o.device ? { device: o.device } : {}) }) };
+    return this.captioner.value.catch((e: unknown) => {
+      this.captioner = undefined;
+      throw e;
+    });
+  }
 
   /** What is installed in `cacheDir`, with CLIP and GPT-2 loaded (once per folder). */
   async resolve(cacheDir: string, o: { device?: string } = {}): Promise<InversionHelpers> {
@@ -57,6 +68,7 @@ export class InversionHelperCache {
     const s = this.scorer;
     this.scorer = undefined;
     this.lm = undefined;
+    this.captioner = undefined;
     if (s) await (await s.value.catch(() => undefined))?.release();
   }
 }

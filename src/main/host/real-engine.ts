@@ -162,7 +162,10 @@ export function createRealEngine(): EngineAdapter {
       const warnings: string[] = [];
       let init: InitSpec;
       if (spec.init?.trim()) init = { kind: 'text', text: spec.init };
-      else if (helpers.captioner) init = { kind: 'caption', captioner: helpers.captioner, cacheDir: cacheDir(), offline: true };
+      else if (helpers.captioner) {
+        const instance = await extras.loadCaptioner(cacheDir(), helpers.captioner);
+        init = { kind: 'caption', captioner: helpers.captioner, cacheDir: cacheDir(), offline: true, instance };
+      }
       else {
         init = { kind: 'random' };
         warnings.push(NO_CAPTIONER_WARNING);

@@ -161,7 +161,12 @@ export async function captionImage(image: RgbImage, opts: CaptionOptions): Promi
       { cause: e },
     );
   }
-  const text = await captioner.caption(image, opts.signal);
+  return captionWith(captioner, image, opts.signal);
+}
+
+/** Caption with an already loaded captioner; an empty caption is an error saying what to do. */
+export async function captionWith(captioner: Captioner, image: RgbImage, signal?: AbortSignal): Promise<string> {
+  const text = await captioner.caption(image, signal);
   if (!text) throw new EngineError('RUNTIME', `the ${captioner.name} captioner returned an empty caption; give the start text with --init "TEXT"`);
   return text;
 }

@@ -7,6 +7,12 @@ import { testCacheDir } from '../models/demo/test-support.js';
 import { inversionModelsFromSet } from './from-model-set.js';
 import type { InversionModels } from './inversion-models.js';
 import { invert, type TargetImage } from './invert.js';
+import { loadCaptioner } from './captioner.js';
+import { chwToRgbBytes } from '../image/image-io.js';
+import { writeVitGpt2Fixture } from '../hf/testing/vit-gpt2-fixture.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { DEFAULT_LM_FLUENCY_WEIGHT, presetSettings } from './presets.js';
 import { createRenderer } from './renderer.js';
 
@@ -214,6 +220,27 @@ describe('invert', () => {
     // Its distance is measured against the best snapshot (the decoder scored it before stopping).
     expect(res.candidates[0]!.e2tDistance).toBeGreaterThan(0);
     expect(Number.isFinite(res.candidates[0]!.e2tDistance)).toBe(true);
+  });
+
+  it('starts from a caption of the target, with a captioner loaded once by the caller', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'invert-cap-'));
+    try {
+      await writeVitGpt2Fixture(cache);
+      const instance = await loadCaptioner({ cacheDir: cache, captioner: 'vit-gpt2', offline: true });
+      const phases: string[] = [];
+      const res = await invert(m, target, {
+        settings: presetSettings('fast', { objective: 'denoise', iterations: 2, snapshotEvery: 2, previewEvery: 0 }),
+        init: { kind: 'caption', captioner: 'vit-gpt2', cacheDir: cache, offline: true, instance },
+        e2t: new MarkingDecoder(),
+        onProgress: (e) => void (phases.at(-1) !== e.phase && phases.push(e.phase)),
+      });
+      // The fixture captions by the image's dominant colour; the demo target's is one of three.
+      expect(res.initialPrompt).toMatch(/red|green|blue/);
+      expect(res.initialPrompt).toBe(await instance.caption({ data: chwToRgbBytes(target.data, 128, 128), width: 128, height: 128 }));
+      expect(phases[0]).toBe('captioning');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('cancelled before refinement throws CancelledError', async () => {

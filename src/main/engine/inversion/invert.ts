@@ -10,7 +10,7 @@ import type { LanguageModel } from '../e2t/language-model.js';
 import type { DecodeResult, EmbeddingToText } from '../e2t/types.js';
 import { chwToRgbBytes, imageToPng } from '../image/image-io.js';
 import { philox4x32 } from '../diffusion/rng.js';
-import { captionImage, type CaptionerName } from './captioner.js';
+import { captionImage, captionWith, type Captioner, type CaptionerName } from './captioner.js';
 import { createDenoiseObjective } from './denoise-objective.js';
 import type { InversionModels } from './inversion-models.js';
 import { cyclicLr } from './lr-schedule.js';
@@ -28,7 +28,15 @@ export interface TargetImage {
 }
 
 export type InitSpec =
-  | { kind: 'caption'; captioner?: CaptionerName; cacheDir: string; offline?: boolean; device?: string }
+  | {
+      kind: 'caption';
+      captioner?: CaptionerName;
+      cacheDir: string;
+      offline?: boolean;
+      device?: string;
+      /** An already loaded captioner (kept across inversions by the caller); else one is loaded for this call. */
+      instance?: Captioner;
+    }
   | { kind: 'text'; text: string }
   | { kind: 'random'; words?: number };
 
@@ -145,10 +153,10 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     if (!initialPrompt) throw new EngineError('INVALID_ARGUMENT', 'the initial text is empty');
   } else if (o.init.kind === 'caption') {
     emit({ phase: 'captioning' });
-    initialPrompt = await captionImage(
-      { data: chwToRgbBytes(target.data, target.width, target.height), width: target.width, height: target.height },
-      { cacheDir: o.init.cacheDir, ...(o.init.captioner ? { captioner: o.init.captioner } : {}), ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}), ...(o.init.device ? { device: o.init.device } : {}), ...(o.signal ? { signal: o.signal } : {}) },
-    );
+    const rgb = { data: chwToRgbBytes(target.data, target.width, target.height), width: target.width, height: target.height };
+    initialPrompt = o.init.instance
+      ? await captionWith(o.init.instance, rgb, o.signal)
+      : await captionImage(rgb, { cacheDir: o.init.cacheDir, ...(o.init.captioner ? { captioner: o.init.captioner } : {}), ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}), ...(o.init.device ? { device: o.init.device } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   } else {
     initialPrompt = randomWords(wordTokens(m.tokenizer), o.init.words ?? 8, s.seed);
   }
