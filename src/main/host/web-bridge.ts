@@ -18,6 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_MESSAGE_CHARS } from '../../shared/ipc/limits.js';
 import type { EngineHost } from './engine-host.js';
 import { resolveLibraryFile } from './library.js';
+import { rendererContentSecurityPolicy } from './csp.js';
 
 export const LOOPBACK = '127.0.0.1';
 export const TOKEN_COOKIE = 'studio_token';
@@ -61,21 +62,9 @@ const MIME: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** CSP for the renderer: our own scripts only; inline styles for Monaco; workers from blob: for Monaco. */
+/** CSP for the renderer served by the bridge: it may only talk to this bridge's websocket. */
 export function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    `connect-src 'self' ws://${LOOPBACK}:${port} ws://localhost:${port}`,
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return rendererContentSecurityPolicy({ connect: [`ws://${LOOPBACK}:${port}`, `ws://localhost:${port}`] });
 }
 
 function tokensEqual(a: string | undefined, b: string): boolean {
