@@ -54,7 +54,7 @@ function ensureWebBuild(webRoot: string): string | undefined {
   console.error('inversion-studio serve: building the UI (npm run build:web)…');
   const vite = path.join(REPO_ROOT, 'node_modules/vite/bin/vite.js');
   const r = spawnSync(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (r.status !== 0 || !existsSync(path.join(webRoot, 'index.html'))) return 'building the UI failed; run `npm run build:web` to see why. Serving a placeholder page.';
+  if (r.status !== 0 || !existsSync(path.join(webRoot, 'index.html'))) return 'building the UI failed; run `npm run build:web` to see why. The page will say the UI is not built.';
   return undefined;
 }
 
