@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe('InversionHelperCache', () => {
   it('uses what is installed, in either cache layout, and loads CLIP and GPT-2 once', async () => {
-    expect(await helpers.resolve(cache)).toEqual({});
+    expect(await helpers.resolve(cache)).toEqual({ warnings: [] });
 
     // What `models download` writes (manifest layout) and copied hub folders both count.
     await writeVitGpt2Fixture(cache, { layout: 'manifest' });
@@ -42,4 +42,21 @@ describe('InversionHelperCache', () => {
     const red = new Uint8Array(64 * 64 * 3).map((_, i) => (i % 3 === 0 ? 230 : 20));
     expect(await cap.caption({ data: red, width: 64, height: 64 })).toMatch(/red/);
   }, 120_000);
+
+  it('leaves out an installed helper that cannot be loaded, with a warning, instead of failing', async () => {
+    const broken = mkdtempSync(path.join(os.tmpdir(), 'inv-helpers-broken-'));
+    const own = new InversionHelperCache();
+    try {
+      const { dir } = await writeClipVisionFixture(broken);
+      rmSync(path.join(dir, 'onnx'), { recursive: true, force: true });
+      const r = await own.resolve(broken);
+      expect(r.scorer).toBeUndefined();
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toMatch(/incomplete|not installed/);
+      expect(r.warnings[0]).toMatch(/ranked by pixel MSE/);
+    } finally {
+      await own.dispose();
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
 });

@@ -6,6 +6,7 @@
  * large and every inversion would load them again).
  */
 import type { LanguageModel } from '../engine/e2t/language-model.js';
+import { EngineError } from '../engine/errors.js';
 import { languageModelInstalled, loadCausalLm } from '../engine/e2t/language-model.js';
 import { captionerInstalled, CAPTIONER_REPOS, loadCaptioner, type Captioner, type CaptionerName } from '../engine/inversion/captioner.js';
 import type { ImageScorer } from '../engine/inversion/invert.js';
@@ -16,6 +17,8 @@ export interface InversionHelpers {
   captioner?: CaptionerName;
   scorer?: ImageScorer;
   lm?: LanguageModel;
+  /** Installed helpers that could not be loaded, and what the inversion does without them. */
+  warnings: string[];
 }
 
 /** Said when an inversion without a start text finds no captioner. */
@@ -23,52 +26,68 @@ export const NO_CAPTIONER_WARNING = `No captioner is installed (${CAPTIONER_REPO
 
 const CAPTIONER_ORDER: CaptionerName[] = ['florence2', 'vit-gpt2'];
 
-export class InversionHelperCache {
-  private scorer?: { cacheDir: string; value: Promise<ImageScorer & { release(): Promise<void> }> };
-  private lm?: { cacheDir: string; value: Promise<LanguageModel> };
-  private captioner?: { key: string; value: Promise<Captioner> };
+/** One loaded value per key; a failed load is forgotten so the next call tries again. */
+class LoadedOnce<T> {
+  private entry?: { key: string; value: Promise<T> };
+  constructor(private readonly release: (old: T) => Promise<void> = async () => undefined) {}
 
-  /** The captioner `resolve` reported, loaded once per cache folder and name. */
-  async loadCaptioner(cacheDir: string, name: CaptionerName, o: { device?: string } = {}): Promise<Captioner> {
-    const key = `${cacheDir}|${name}`;
-    if (this.captioner?.key !== key) this.captioner = { key, value: loadCaptioner({ cacheDir, captioner: name, offline: true, ...(o.device ? { device: o.device } : {}) }) };
-    return this.captioner.value.catch((e: unknown) => {
-      this.captioner = undefined;
+  async get(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.entry?.key !== key) {
+      const old = this.entry;
+      this.entry = { key, value: load() };
+      const previous = await old?.value.catch(() => undefined);
+      if (previous !== undefined) await this.release(previous);
+    }
+    const entry = this.entry;
+    return entry.value.catch((e: unknown) => {
+      if (this.entry === entry) this.entry = undefined;
       throw e;
     });
   }
 
-  /** What is installed in `cacheDir`, with CLIP and GPT-2 loaded (once per folder). */
+  async clear(): Promise<void> {
+    const old = this.entry;
+    this.entry = undefined;
+    const previous = await old?.value.catch(() => undefined);
+    if (previous !== undefined) await this.release(previous);
+  }
+}
+
+export class InversionHelperCache {
+  private readonly scorer = new LoadedOnce<ImageScorer & { release(): Promise<void> }>((s) => s.release());
+  private readonly lm = new LoadedOnce<LanguageModel>();
+  private readonly captioner = new LoadedOnce<Captioner>();
+
+  /** The captioner `resolve` reported, loaded once per cache folder and name. */
+  loadCaptioner(cacheDir: string, name: CaptionerName, o: { device?: string } = {}): Promise<Captioner> {
+    return this.captioner.get(`${cacheDir}|${name}`, () => loadCaptioner({ cacheDir, captioner: name, offline: true, ...(o.device ? { device: o.device } : {}) }));
+  }
+
+  /**
+   * What is installed in `cacheDir`, with CLIP and GPT-2 loaded (once per folder). One that is
+   * installed but cannot be loaded (an incomplete folder) is left out with a warning: the
+   * inversion still runs, ranked by pixel MSE or decoded without the language model.
+   */
   async resolve(cacheDir: string, o: { device?: string } = {}): Promise<InversionHelpers> {
-    const captioner = CAPTIONER_ORDER.find((c) => captionerInstalled(c, cacheDir));
-    let scorer: InversionHelpers['scorer'];
-    if (clipImageInstalled(cacheDir)) {
-      if (this.scorer?.cacheDir !== cacheDir) {
-        const old = this.scorer;
-        this.scorer = { cacheDir, value: loadClipImageScorer({ cacheDir, ...(o.device ? { device: o.device } : {}) }) };
-        if (old) await (await old.value.catch(() => undefined))?.release();
+    const device = o.device ? { device: o.device } : {};
+    const warnings: string[] = [];
+    const optional = async <T>(installed: boolean, load: () => Promise<T>, without: string): Promise<T | undefined> => {
+      if (!installed) return undefined;
+      try {
+        return await load();
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw e;
+        warnings.push(`${e.message} ${without}`);
+        return undefined;
       }
-      scorer = await this.scorer.value.catch((e: unknown) => {
-        this.scorer = undefined;
-        throw e;
-      });
-    }
-    let lm: LanguageModel | undefined;
-    if (languageModelInstalled(cacheDir)) {
-      if (this.lm?.cacheDir !== cacheDir) this.lm = { cacheDir, value: loadCausalLm({ cacheDir, offline: true, ...(o.device ? { device: o.device } : {}) }) };
-      lm = await this.lm.value.catch((e: unknown) => {
-        this.lm = undefined;
-        throw e;
-      });
-    }
-    return { ...(captioner ? { captioner } : {}), ...(scorer ? { scorer } : {}), ...(lm ? { lm } : {}) };
+    };
+    const captioner = CAPTIONER_ORDER.find((c) => captionerInstalled(c, cacheDir));
+    const scorer = await optional(clipImageInstalled(cacheDir), () => this.scorer.get(cacheDir, () => loadClipImageScorer({ cacheDir, ...device })), 'Candidates are ranked by pixel MSE.');
+    const lm = await optional(languageModelInstalled(cacheDir), () => this.lm.get(cacheDir, () => loadCausalLm({ cacheDir, offline: true, ...device })), 'Decoding without the language model.');
+    return { ...(captioner ? { captioner } : {}), ...(scorer ? { scorer } : {}), ...(lm ? { lm } : {}), warnings };
   }
 
   async dispose(): Promise<void> {
-    const s = this.scorer;
-    this.scorer = undefined;
-    this.lm = undefined;
-    this.captioner = undefined;
-    if (s) await (await s.value.catch(() => undefined))?.release();
+    await Promise.all([this.scorer.clear(), this.lm.clear(), this.captioner.clear()]);
   }
 }

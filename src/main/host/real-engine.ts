@@ -159,7 +159,7 @@ export function createRealEngine(): EngineAdapter {
       const size = models.defaultSize;
       const target = await loadImage(spec.image, { width: size, height: size, fit: 'cover' });
       const helpers = await extras.resolve(cacheDir());
-      const warnings: string[] = [];
+      const warnings = [...helpers.warnings];
       let init: InitSpec;
       if (spec.init?.trim()) init = { kind: 'text', text: spec.init };
       else if (helpers.captioner) {
