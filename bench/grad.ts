@@ -1,5 +1,5 @@
 /**
- * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile [--profile-nodes FILE]]`
+ * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile [--profile-nodes FILE] [--profile-threads N]]`
  *
  * Builds (with our own graph builder) a UNet with Stable Diffusion 1.5 proportions at a width
  * fraction (default a quarter: channels 80/160/320/320, 2 layers per block, 8 heads,
@@ -18,7 +18,9 @@
  * types that dominate the gradient part), the time spent outside kernels, and the forward+VJP
  * kernels by category (forward nodes by op type, gradient nodes by the forward op or fusion they
  * differentiate, from the nodes' doc_string). --profile-nodes FILE also writes every kernel as a
- * TSV line: kernel name, op, category, minimum µs, matched node name, its category entry.
+ * TSV line: kernel name, op, category, minimum µs, matched node name, its category entry. It also
+ * prints a floor for the ratio from the forward's own kernels (see printFloor). --profile-threads N
+ * profiles with N threads ('default' for onnxruntime's choice) instead of one.
  *
  * Peak RSS is measured per model in a child process that loads the written model file
  * (`--rss-of FILE`), so each figure covers one model's session and runs alone (node itself
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     'opt-level': { type: 'string', default: 'extended' },
     profile: { type: 'boolean', default: false },
     'profile-nodes': { type: 'string' },
+    'profile-threads': { type: 'string', default: '1' },
     'rss-of': { type: 'string' },
   },
 });
@@ -55,6 +58,8 @@ const runs = Math.max(1, Number(args.runs));
 const SEQ = 77;
 const optLevel = args['opt-level'] as 'disabled' | 'basic' | 'extended' | 'all';
 /** Thread settings to measure: undefined = onnxruntime's default. */
+/** Threads of the --profile sessions (1 unless --profile-threads; 'default' = onnxruntime's choice). */
+const profileThreads = args['profile-threads'] === 'default' ? undefined : Number(args['profile-threads']);
 const threadSettings = args.threads.split(',').map((t) => (t.trim() === 'default' ? undefined : Number(t)));
 
 function sessionOptions(threads: number | undefined, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
@@ -82,9 +87,48 @@ interface Built<T = Uint8Array> {
   vjp: T;
   /** VJP model node name -> category ('fwd <Op>' or 'vjp <label>'), for the profile tables. */
   categories?: Map<string, string>;
+  /** Forward-model node roles for the floor estimate of --profile. */
+  roles?: ForwardRoles;
   feeds: Record<string, ort.Tensor>;
   vjpFeeds: Record<string, ort.Tensor>;
   info: string;
+}
+
+/**
+ * What the floor estimate needs to know about the forward model's nodes: which of them the
+ * gradient has to go back through (an input depends on `wrt`), and for each attention P·V product
+ * (MatMul whose left operand is a Softmax output) how many more products of its shape the
+ * gradient needs beyond its own transposed twin.
+ */
+interface ForwardRoles {
+  /** Forward node name -> whether the gradient goes back through it. */
+  onPath: Map<string, boolean>;
+  /** P·V node name -> extra P·V-shaped products of the gradient (dQ, dK, dV minus the twin). */
+  attentionPV: Map<string, number>;
+}
+
+function forwardRoles(m: Model, wrt: string): ForwardRoles {
+  const dependent = new Set([wrt]);
+  const onPath = new Map<string, boolean>();
+  const producer = new Map<string, Model['graph']['nodes'][number]>();
+  for (const n of m.graph.nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    // nodes are in topological order, so one sweep sees every dependency first
+    onPath.set(n.name, n.inputs.some((i) => dependent.has(i)));
+    if (onPath.get(n.name)) for (const o of n.outputs) dependent.add(o);
+  }
+  const attentionPV = new Map<string, number>();
+  for (const n of m.graph.nodes) {
+    const sm = producer.get(n.inputs[0] ?? '');
+    if (n.opType !== 'MatMul' || sm?.opType !== 'Softmax' || !onPath.get(n.name)) continue;
+    // the logits' product, through the scaling / masking nodes between it and the Softmax
+    let qk = producer.get(sm.inputs[0]!);
+    while (qk && qk.opType !== 'MatMul' && ['Mul', 'Div', 'Add', 'Where', 'Cast'].includes(qk.opType)) qk = producer.get(qk.inputs[0]!);
+    const needs = (v: string | undefined): number => (v !== undefined && dependent.has(v) ? 1 : 0);
+    const count = (qk?.opType === 'MatMul' ? needs(qk.inputs[0]) + needs(qk.inputs[1]) : 2) + needs(n.inputs[1]);
+    attentionPV.set(n.name, Math.max(0, count - 1));
+  }
+  return { onPath, attentionPV };
 }
 
 function build(): Built<Model> {
@@ -107,7 +151,7 @@ function build(): Built<Model> {
     `UNet channels ${opts.channels.join('/')} (fraction ${fraction}), ${opts.layersPerBlock} layers/block, ${opts.heads} heads, ` +
     `cross-attention ${opts.crossAttentionDim}, latent ${latent}x${latent}, ${SEQ} tokens; ${(params / 1e6).toFixed(1)}M parameters\n` +
     `nodes: forward ${r.report.nodesBefore}, forward+VJP ${r.report.nodesAfter}; build ${(t1 - t0).toFixed(0)} ms, VJP transform ${(t2 - t1).toFixed(0)} ms`;
-  return { fwd, vjp: r.model, feeds, vjpFeeds, info };
+  return { fwd, vjp: r.model, feeds, vjpFeeds, info, roles: forwardRoles(fwd, 'encoder_hidden_states') };
 }
 
 /** Wall-clock ms and process CPU ms (user + system) of one run. */
@@ -167,10 +211,10 @@ function categorise(m: Model): Map<string, string> {
  * The categorised node a profiled kernel belongs to: onnxruntime keeps one original node's name
  * for a fused node or appends a suffix, so the longest known prefix of the kernel's name decides.
  */
-function knownNode(cats: Map<string, string>, node: string): [string, string] | undefined {
+function knownNode<T>(known: Map<string, T>, node: string): [string, T] | undefined {
   for (let name = node; name.length > 0; ) {
-    const c = cats.get(name);
-    if (c) return [name, c];
+    const c = known.get(name);
+    if (c !== undefined) return [name, c];
     const cut = Math.max(name.lastIndexOf('_'), name.lastIndexOf('/'));
     if (cut <= 0) break;
     name = name.slice(0, cut);
@@ -193,7 +237,7 @@ async function profiled(b: Built): Promise<void> {
     const result: { total: number; byOp: Map<string, number>; nodes: Map<string, [number, string]>; overhead: number; kernels: number; run: number }[] = [];
     const sessions = [];
     for (const [k, bytes] of [b.fwd, b.vjp].entries()) {
-      sessions.push(await ort.InferenceSession.create(bytes, sessionOptions(1, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) })));
+      sessions.push(await ort.InferenceSession.create(bytes, sessionOptions(profileThreads, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) })));
     }
     const feeds = [b.feeds, b.vjpFeeds];
     for (let k = 0; k < 2; k++) await sessions[k]!.run(feeds[k]!);
@@ -227,7 +271,7 @@ async function profiled(b: Built): Promise<void> {
       result.push({ total, byOp, nodes: min, overhead: overheads.length ? median(overheads) : 0, kernels: min.size, run: median(runsEv.map((e) => e.dur)) });
     }
     const [f, v] = result as [(typeof result)[0], (typeof result)[0]];
-    console.log(`\nprofile (1 thread, ${runs} runs; per node the fastest run, summed):`);
+    console.log(`\nprofile (${profileThreads ?? 'default'} thread(s), ${runs} runs; per node the fastest run, summed):`);
     console.log(`  forward ${(f.total / 1000).toFixed(1)} ms, forward+VJP ${(v.total / 1000).toFixed(1)} ms, ratio ${(v.total / f.total).toFixed(2)}`);
     console.log(
       `  run (profiled) median: forward ${(f.run / 1000).toFixed(1)} ms, forward+VJP ${(v.run / 1000).toFixed(1)} ms; ` +
@@ -235,6 +279,7 @@ async function profiled(b: Built): Promise<void> {
     );
     const extra = [...v.byOp].map(([op, d]) => [op, d - (f.byOp.get(op) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
     console.log(`  added by the gradient (by op type, ms): ${extra.slice(0, 10).map(([op, d]) => `${op} ${(d / 1000).toFixed(1)}`).join(', ')}`);
+    if (b.roles) printFloor(b.roles, f.nodes, f.total);
     if (b.categories) {
       // forward+VJP kernels by category: forward nodes by op type, gradient nodes by what they differentiate x kernel op
       const byCat = new Map<string, number>();
@@ -257,6 +302,38 @@ async function profiled(b: Built): Promise<void> {
   }
 }
 
+/** Kernel ops that are products or convolutions (onnxruntime's fused forms included). */
+const PRODUCT_KERNELS = new Set(['Conv', 'FusedConv', 'MatMul', 'FusedMatMul', 'Gemm', 'FusedGemm']);
+
+/**
+ * A floor for the forward+VJP / forward ratio from the forward model's own kernel times: every
+ * product and convolution the gradient goes back through needs its transposed twin (same FLOPs,
+ * counted at the forward kernel's time), each attention core needs five passes over its matrix
+ * where the forward has three — dP = dO·Vᵀ (shaped like QKᵀ), dS = P ⊙ (dP − r) (one pass, counted
+ * at the Softmax's time) and those of dQ = dS·K, dV = Pᵀ·dO, dK = dSᵀ·Q whose operand depends on
+ * wrt (each shaped like P·V, one of them already counted as P·V's twin) — and everything else (normalisations, activations, layout ops,
+ * dispatch) is taken as free. What the real gradient costs above this is what could still be won.
+ */
+function printFloor(roles: ForwardRoles, kernels: Map<string, [number, string]>, forwardTotal: number): void {
+  let products = 0;
+  let softmax = 0;
+  let pv = 0;
+  for (const [key, [d, op]] of kernels) {
+    const [name, onPath] = knownNode(roles.onPath, key.replace(/_kernel_time$/, '')) ?? ['', false];
+    if (!onPath) continue;
+    if (PRODUCT_KERNELS.has(op)) products += d;
+    if (op === 'Softmax') softmax += d;
+    pv += d * (roles.attentionPV.get(name) ?? 0);
+  }
+  const floor = forwardTotal + products + softmax + pv;
+  const ms = (us: number): string => (us / 1000).toFixed(1);
+  console.log(
+    `  floor: products/convolutions on the gradient path ${ms(products)} ms, their softmaxes ${ms(softmax)} ms, ` +
+      `more P·V-shaped attention products ${ms(pv)} ms -> forward+VJP >= ${ms(floor)} ms, ratio >= ${(floor / forwardTotal).toFixed(2)} ` +
+      `with everything else free`,
+  );
+}
+
 /** Child process: session + 2 runs of one model file, then print the peak RSS. */
 async function rssOf(file: string): Promise<void> {
   const s = await ort.InferenceSession.create(file, sessionOptions(threadSettings[0]));
@@ -276,7 +353,7 @@ async function rssOf(file: string): Promise<void> {
 async function main(): Promise<void> {
   if (args['rss-of']) return rssOf(args['rss-of']);
   const m = build();
-  const b: Built = { ...m, fwd: encodeModel(m.fwd), vjp: encodeModel(m.vjp), categories: categorise(m.vjp) };
+  const b: Built = { ...m, fwd: encodeModel(m.fwd), vjp: encodeModel(m.vjp), categories: categorise(m.vjp), roles: m.roles };
   console.log(b.info);
   for (const t of threadSettings) await timed(b, t);
   if (args.profile) await profiled(b);
