@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignTokens, clipWords, droppedRanges, droppedSourceRanges, hasPromptSyntax, joinDoc, negativeOffset, parsePrompt, splitDoc, toPlain, withoutComments } from './prompt-syntax.js';
+import { alignTokens, clipWords, droppedRanges, droppedSourceRanges, hasPromptSyntax, joinDoc, negativeOffset, parseEngineText, parsePrompt, splitDoc, toPlain, withoutComments } from './prompt-syntax.js';
 
 describe('prompt document', () => {
   it('splits off the negative section and joins it back', () => {
@@ -98,6 +98,36 @@ describe('droppedSourceRanges', () => {
 
   it('returns nothing when nothing is dropped', () => {
     expect(droppedSourceRanges(p, { tokens: [], limit: 75, truncated: false, droppedFrom: null })).toEqual([]);
+  });
+});
+
+describe('parseEngineText', () => {
+  it('keeps text without prompt syntax verbatim (only trimmed), with offsets into the source', () => {
+    const src = '  a cat,, ,dog  ';
+    const p = parseEngineText(src);
+    expect(p.plain).toBe('a cat,, ,dog');
+    expect(parsePrompt(src).plain).toBe('a cat,dog'); // what the counter used to count
+    expect(p.sourceOffset.map((o) => src[o]).join('')).toBe(p.plain);
+    expect(p.weights.every((w) => w === 1)).toBe(true);
+    expect(p.problems).toEqual([]);
+    expect(p.chunks).toBe(1);
+    const at = (w: string) => ({ text: w, start: p.plain.indexOf(w), end: p.plain.indexOf(w) + w.length });
+    const dropped = droppedSourceRanges(p, { tokens: [at('a'), at('cat'), at(',,'), at(','), at('dog')], limit: 4, truncated: true, droppedFrom: null });
+    expect(dropped.map((r) => src.slice(r.start, r.end))).toEqual(['dog']);
+  });
+
+  it('counts UTF-16 code units like every other offset', () => {
+    const p = parseEngineText('🙂 cat');
+    expect(p.sourceOffset).toHaveLength('🙂 cat'.length);
+    expect(p.sourceOffset[3]).toBe(3);
+  });
+
+  it('is parsePrompt for text with prompt syntax', () => {
+    for (const src of ['a (red:1.5) cat', 'one BREAK two', '// note\na cat', 'a \\(b\\)']) expect(parseEngineText(src)).toEqual(parsePrompt(src));
+  });
+
+  it('is empty for blank text', () => {
+    expect(parseEngineText('   ')).toMatchObject({ plain: '', runs: [], sourceOffset: [] });
   });
 });
 

@@ -215,6 +215,28 @@ export function hasPromptSyntax(src: string): boolean {
   return /[()[\]\\]|\bBREAK\b|^[ \t]*\/\//m.test(src);
 }
 
+/**
+ * The parse of what the engine reads from a prompt section: `parsePrompt` when the text uses
+ * prompt syntax, else the text itself (trimmed, as the studio sends it), one run of weight 1 with
+ * offsets into `src`. The token counter must count this, not the tidied `parsePrompt(src).plain`:
+ * text without syntax reaches the tokenizer verbatim, and tidying (collapsed commas) can change
+ * its token count.
+ */
+export function parseEngineText(src: string): Parsed {
+  if (hasPromptSyntax(src)) return parsePrompt(src);
+  const text = src.trim();
+  const lead = text ? src.indexOf(text) : 0;
+  return {
+    runs: text ? [{ text, start: lead, weight: 1, chunk: 0 }] : [],
+    plain: text,
+    // per UTF-16 code unit, like every offset here (not per code point)
+    weights: new Array<number>(text.length).fill(1),
+    sourceOffset: Array.from({ length: text.length }, (_c, k) => lead + k),
+    chunks: 1,
+    problems: [],
+  };
+}
+
 /** The prompt without its comment lines (what is sent to the engine and stored with an image). */
 export function withoutComments(src: string): string {
   return src

@@ -11,7 +11,7 @@ import { ProgressBar } from '../components/ProgressBar.js';
 import { formatDuration } from '../lib/format.js';
 import { useNav } from '../nav.js';
 import { PromptEditor, type Mark } from '../prompt/PromptEditor.js';
-import { droppedSourceRanges, joinDoc, negativeOffset, parsePrompt, splitDoc, withoutComments } from '../../shared/prompt-syntax.js';
+import { droppedSourceRanges, joinDoc, negativeOffset, parseEngineText, splitDoc, withoutComments } from '../../shared/prompt-syntax.js';
 
 const SCHEDULERS: { value: SchedulerName; label: string }[] = [
   { value: 'ddim', label: 'DDIM' },
@@ -119,9 +119,9 @@ export function PromptView({ active }: { active: boolean }) {
   }, [nav.intent]);
 
   const { positive, negative } = useMemo(() => splitDoc(doc), [doc]);
-  const parsedPos = useMemo(() => parsePrompt(positive), [positive]);
+  const parsedPos = useMemo(() => parseEngineText(positive), [positive]);
   const negStart = useMemo(() => negativeOffset(doc), [doc]);
-  const parsedNeg = useMemo(() => parsePrompt(negative), [negative]);
+  const parsedNeg = useMemo(() => parseEngineText(negative), [negative]);
   // The engine reads the prompt language itself (weights are applied there); comments stay in the editor.
   const sentPos = useMemo(() => withoutComments(positive), [positive]);
   const sentNeg = useMemo(() => withoutComments(negative), [negative]);
@@ -421,7 +421,7 @@ function withValue(list: number[], v: number): number[] {
  * Debounced live token count of a parsed prompt section. `base` is the section's offset in the
  * document, so the returned marks are document offsets.
  */
-function useTokenCount(api: ReturnType<typeof useStudio>['api'], parsed: ReturnType<typeof parsePrompt>, base: number, modelSet: string | undefined, active: boolean): Count {
+function useTokenCount(api: ReturnType<typeof useStudio>['api'], parsed: ReturnType<typeof parseEngineText>, base: number, modelSet: string | undefined, active: boolean): Count {
   const [count, setCount] = useState<Count>({ marks: [] });
   const seq = useRef(0);
   useEffect(() => {
