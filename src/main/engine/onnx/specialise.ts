@@ -73,6 +73,7 @@ export function specialise(model: Model, shapes: Record<string, number[]>, opts:
   g.inputs = g.inputs.filter((v) => !initializerBacked.has(v.name) || shapes[v.name] !== undefined || keepNames.has(v.name));
 
   const unresolved: string[] = [];
+  let example: string | undefined;
   for (const v of g.inputs) {
     const given = shapes[v.name];
     if (given) {
@@ -85,11 +86,13 @@ export function specialise(model: Model, shapes: Record<string, number[]>, opts:
       continue;
     }
     const fixed: Dim[] = v.shape.map((d) => (typeof d === 'number' ? d : (bound.get(d)?.size ?? d)));
-    if (fixed.some((d) => typeof d !== 'number')) unresolved.push(`${v.name} ${fmtShape(v.shape)}`);
-    else v.shape = fixed;
+    if (fixed.some((d) => typeof d !== 'number')) {
+      unresolved.push(`${v.name} ${fmtShape(v.shape)}`);
+      example ??= `${v.name}=${fixed.map((d) => (typeof d === 'number' ? String(d) : `<${d}>`)).join('x')}`;
+    } else v.shape = fixed;
   }
   if (unresolved.length > 0) {
-    throw new EngineError('INVALID_ARGUMENT', `inputs with symbolic dims need a concrete shape: ${unresolved.join('; ')}. Pass --shape NAME=D1,D2,... for each (e.g. --shape ${unresolved[0]!.split(' ')[0]}=1,...)`);
+    throw new EngineError('INVALID_ARGUMENT', `inputs with symbolic dims need a concrete shape: ${unresolved.join('; ')}. Pass --shape NAME=D0xD1x… for each${example ? ` (e.g. --shape ${example} with numbers for the <names>)` : ''}`);
   }
 
   // Declared output dims that are now determined by the bound symbols.
