@@ -5,11 +5,10 @@
  */
 import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
 import { HotFlipDecoder } from '../e2t/hotflip-decoder.js';
-import { createTextEncoderOracle, wordTokens } from '../e2t/text-encoder-oracle.js';
+import { createTextEncoderOracle } from '../e2t/text-encoder-oracle.js';
 import type { LanguageModel } from '../e2t/language-model.js';
 import type { DecodeResult, EmbeddingToText } from '../e2t/types.js';
 import { chwToRgbBytes, imageToPng } from '../image/image-io.js';
-import { philox4x32 } from '../diffusion/rng.js';
 import { captionImage, captionWith, type Captioner, type CaptionerName } from './captioner.js';
 import { createDenoiseObjective } from './denoise-objective.js';
 import type { InversionModels } from './inversion-models.js';
@@ -17,6 +16,7 @@ import { cyclicLr } from './lr-schedule.js';
 import { createOptimiser } from './optimiser.js';
 import { DEFAULT_LM_FLUENCY_WEIGHT, type InvertSettings } from './presets.js';
 import { positionMask, refine, type Objective, type RefineResult } from './refine.js';
+import { randomStartText } from './random-start.js';
 import { createRenderer } from './renderer.js';
 import { createSamplerObjective } from './sampler-objective.js';
 
@@ -120,15 +120,6 @@ function mse(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-function randomWords(words: readonly { word: string }[], count: number, seed: number): string {
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const [r] = philox4x32([i, 0, 0, 0], [seed >>> 0, 0x5eed]);
-    out.push(words[r! % words.length]!.word);
-  }
-  return out.join(' ');
-}
-
 /**
  * Invert one image.
  * @param target CHW [-1,1]; width and height must be multiples of the VAE factor (8) and ≥ 64
@@ -158,7 +149,8 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       ? await captionWith(o.init.instance, rgb, o.signal)
       : await captionImage(rgb, { cacheDir: o.init.cacheDir, ...(o.init.captioner ? { captioner: o.init.captioner } : {}), ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}), ...(o.init.device ? { device: o.init.device } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   } else {
-    initialPrompt = randomWords(wordTokens(m.tokenizer), o.init.words ?? 8, s.seed);
+    initialPrompt = randomStartText(m.tokenizer, o.init.words ?? 8, s.seed);
+    if (!initialPrompt) throw new EngineError('INVALID_ARGUMENT', 'the tokenizer has no whole-word tokens to start from: give an initial text');
   }
   throwIfAborted(o.signal);
 
