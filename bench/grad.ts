@@ -1,5 +1,5 @@
 /**
- * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile [--profile-nodes FILE] [--profile-threads N]]`
+ * `npm run bench:grad [-- --fraction 0.25 --latent 32 --runs 7 --threads default,1 --opt-level extended|all --profile [--profile-nodes FILE] [--profile-threads N] [--spinning on|off]]`
  *
  * Builds (with our own graph builder) a UNet with Stable Diffusion 1.5 proportions at a width
  * fraction (default a quarter: channels 80/160/320/320, 2 layers per block, 8 heads,
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'profile-nodes': { type: 'string' },
     'profile-threads': { type: 'string', default: '1' },
+    spinning: { type: 'string', default: 'on' },
     'rss-of': { type: 'string' },
   },
 });
@@ -62,8 +63,18 @@ const optLevel = args['opt-level'] as 'disabled' | 'basic' | 'extended' | 'all';
 const profileThreads = args['profile-threads'] === 'default' ? undefined : Number(args['profile-threads']);
 const threadSettings = args.threads.split(',').map((t) => (t.trim() === 'default' ? undefined : Number(t)));
 
+/** 'off' turns off the intra-op pool's spin-waiting (what the engine's CPU sessions do). */
+const spinning = args.spinning === 'off' ? 'off' : 'on';
+
 function sessionOptions(threads: number | undefined, extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
-  return { graphOptimizationLevel: optLevel, executionMode: 'sequential', logSeverityLevel: 3, ...(threads ? { intraOpNumThreads: threads } : {}), ...extra };
+  return {
+    graphOptimizationLevel: optLevel,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    ...(spinning === 'off' ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...extra,
+  };
 }
 
 function mulberry(seed: number): () => number {
@@ -183,7 +194,7 @@ async function timed(b: Built, threads: number | undefined): Promise<void> {
   await sv.release();
   const f = median(tf);
   const v = median(tv);
-  console.log(`\nintraOpNumThreads ${threads ?? 'default'} (graphOptimizationLevel '${optLevel}', sequential, ${runs} alternated runs)`);
+  console.log(`\nintraOpNumThreads ${threads ?? 'default'} (graphOptimizationLevel '${optLevel}', sequential, spinning ${spinning}, ${runs} alternated runs)`);
   console.log(`  forward:      median ${f.toFixed(1)} ms wall  (runs: ${list(tf)})`);
   console.log(`  forward+VJP:  median ${v.toFixed(1)} ms wall  (runs: ${list(tv)})`);
   console.log(`  ratio:        ${(v / f).toFixed(2)}  (target <= 2.0; min/min ${(Math.min(...tv) / Math.min(...tf)).toFixed(2)})`);
@@ -376,7 +387,7 @@ async function main(): Promise<void> {
     for (const which of ['fwd', 'vjp'] as const) {
       const file = join(dir, `${which}.onnx`);
       writeFileSync(file, which === 'fwd' ? b.fwd : b.vjp);
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--rss-of', file, '--opt-level', optLevel, '--threads', args.threads.split(',')[0]!], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--rss-of', file, '--opt-level', optLevel, '--threads', args.threads.split(',')[0]!, '--spinning', spinning], { encoding: 'utf8' });
       const line = r.stdout.trim().split('\n').pop() ?? '';
       try {
         const { maxRssKb } = JSON.parse(line) as { maxRssKb: number };
