@@ -8,6 +8,7 @@ import { encodeWeightedPrompt } from '../diffusion/prompt-weights.js';
 import { encodeImage } from '../diffusion/vae.js';
 import type { ModelSet } from '../diffusion/model-set.js';
 import { readModel } from '../onnx/model-io.js';
+import { sessionOptions } from '../runtime/session.js';
 import type { InversionModels } from './inversion-models.js';
 
 export async function inversionModelsFromSet(ms: ModelSet): Promise<InversionModels> {
@@ -26,7 +27,7 @@ export async function inversionModelsFromSet(ms: ModelSet): Promise<InversionMod
     vaeFactor: 8,
     latentScale: ms.io.vaeScalingFactor,
     defaultSize: ms.defaults.width,
-    sessionOptions: { executionProviders: [ms.provider] },
+    sessionOptions: sessionOptions(ms.provider),
     // As generate() does, so a start text or candidate renders here as it does there.
     async encodePrompt(text) {
       const e = await encodeWeightedPrompt(ms, text);

@@ -5,8 +5,10 @@
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir.js';
 import { serializeForSession } from '../onnx/model-io.js';
+import { sessionOptions } from './session.js';
 
-export async function sessionFromModel(model: Model, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+/** @param options default: the engine's CPU session options (runtime/session.ts) */
+export async function sessionFromModel(model: Model, options: ort.InferenceSession.SessionOptions = sessionOptions('cpu')): Promise<ort.InferenceSession> {
   const file = await serializeForSession(model);
   try {
     return file.path !== undefined ? await ort.InferenceSession.create(file.path, options) : await ort.InferenceSession.create(file.bytes!, options);

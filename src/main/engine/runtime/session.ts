@@ -56,13 +56,22 @@ function metadataOf(list: readonly ort.InferenceSession.ValueMetadata[]): Tensor
   return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
 }
 
-/** The session options createSession uses (exported so sessions on edited in-memory models match). */
+/**
+ * The session options of every engine session (createSession, and sessions on edited in-memory
+ * models). The intra-op pool does not spin-wait between kernels: the engine alternates several
+ * sessions (UNet VJP, VAE, text encoder), and a pool spinning after its run competes for the cores
+ * with the next session's work and with the rest of the machine. `npm run bench:grad --
+ * --spinning on|off` on the 2-core development box, default pool: about even when the box is
+ * idle (forward 183–202 vs 192–251 ms), and with one core busy elsewhere forward 396–411 → 259–280
+ * ms, forward+VJP 943–1032 → 742 ms (docs/gradients.md).
+ */
 export function sessionOptions(provider: ExecutionProvider = 'cpu', threads?: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(threads ? { intraOpNumThreads: threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
 
