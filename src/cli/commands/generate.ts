@@ -5,12 +5,12 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CancelledError } from '../../main/engine/errors.js';
 import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
 import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
 import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
+import { runCancellable } from '../cancellable.js';
 
 export const summary = 'generate an image from a prompt (PROMPT -o OUT.png [--models demo|sd15|sd-turbo|DIR] ...)';
 
@@ -105,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (parsed.positionals.length !== 1) return usageError(parsed.positionals.length === 0 ? 'a PROMPT is required (quote it)' : `expected one PROMPT, got ${parsed.positionals.length} arguments; quote the prompt`);
   const prompt = parsed.positionals[0]!;
-  if (!v.output) return usageError('-o OUT.png is required');
+  const output = v.output;
+  if (!output) return usageError('-o OUT.png is required');
 
   const seed = intOption(v.seed, '--seed', 0);
   const steps = intOption(v.steps, '--steps', 1, 1000);
@@ -130,10 +131,8 @@ export async function run(argv: string[]): Promise<number> {
   if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
 
   const progress = progressReporter();
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
-  try {
+  const cancelled = { command: 'generate', whenCancelled: 'cancelled; nothing was written.', beforeReport: () => progress.done() };
+  return runCancellable(cancelled, async (ac) => {
     const ms = await loadModelSet(v.models ?? 'demo', {
       ...(v.provider ? { provider: v.provider as ProviderChoice } : {}),
       ...(typeof threads === 'number' ? { threads } : {}),
@@ -164,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
         onWarning: (w) => progress.note(`warning: ${w.message}`),
       });
       progress.done();
-      const out = path.resolve(v.output);
+      const out = path.resolve(output);
       await mkdir(path.dirname(out), { recursive: true });
       const tmp = `${out}.tmp-${process.pid}`;
       await writeFile(tmp, r.png);
@@ -181,14 +180,5 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       await ms.release();
     }
-  } catch (e) {
-    progress.done();
-    if (e instanceof CancelledError) {
-      console.error('inversion-studio generate: cancelled; nothing was written.');
-      return 130;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  });
 }

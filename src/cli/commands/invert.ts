@@ -20,6 +20,7 @@ import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '..
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
 import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
+import { runCancellable } from '../cancellable.js';
 
 export const summary = 'recover the prompt behind images (IMAGE|DIR… [--preset fast|paper] [--json OUT.json] ...)';
 
@@ -303,18 +304,18 @@ export async function run(argv: string[]): Promise<number> {
     throw new EngineError('NOT_INSTALLED', `the ${captionerName} captioner (${CAPTIONER_REPOS[captionerName]}) is not installed in ${cacheDir}. ${captionerInstallHint(captionerName, cacheDir)}`);
   }
 
-  const ac = new AbortController();
-  const onSigint = (): void => {
-    progress.note('cancelling: finishing with the best result so far (Ctrl-C again to quit now)');
-    ac.abort();
-  };
-  process.once('SIGINT', onSigint);
   let captioner: Captioner | undefined;
   let scorer: (ImageScorer & { release(): Promise<void> }) | undefined;
   let lm: LanguageModel | undefined;
   let failures = 0;
   let cancelled = false;
-  try {
+  const cancelOptions = {
+    command: 'invert',
+    whenCancelled: 'cancelled before any image was processed; nothing was written.',
+    onSigint: () => progress.note('cancelling: finishing with the best result so far (Ctrl-C again to quit now)'),
+    beforeReport: () => progress.done(),
+  };
+  const status = await runCancellable(cancelOptions, async (ac) => {
     const ms = await loadModelSet(v.models ?? 'demo', {
       ...(v.provider ? { provider: v.provider as ProviderChoice } : {}),
       ...(typeof threads === 'number' ? { threads } : {}),
@@ -404,16 +405,9 @@ export async function run(argv: string[]): Promise<number> {
       await scorer?.release().catch(() => undefined);
       await ms.release();
     }
-  } catch (e) {
-    progress.done();
-    if (e instanceof CancelledError) {
-      console.error('inversion-studio invert: cancelled before any image was processed; nothing was written.');
-      return 130;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+    return 0;
+  });
+  if (status !== 0) return status;
   if (cancelled) return 130;
   if (failures > 0) {
     console.error(`inversion-studio invert: ${failures} of ${todo.length} image(s) failed`);
