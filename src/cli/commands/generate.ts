@@ -131,8 +131,8 @@ export async function run(argv: string[]): Promise<number> {
   if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
 
   const progress = progressReporter();
-  const cancelled = { command: 'generate', whenCancelled: 'cancelled; nothing was written.', beforeReport: () => progress.done() };
-  return runCancellable(cancelled, async (ac) => {
+  const cancelOptions = { command: 'generate', whenCancelled: 'cancelled; nothing was written.', beforeReport: () => progress.done() };
+  return runCancellable(cancelOptions, async (ac) => {
     const ms = await loadModelSet(v.models ?? 'demo', {
       ...(v.provider ? { provider: v.provider as ProviderChoice } : {}),
       ...(typeof threads === 'number' ? { threads } : {}),
