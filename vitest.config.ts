@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     // onnxruntime-node and sharp are native addons: run each file in its own forked process.
     pool: 'forks',
     testTimeout: 120_000,

@@ -12,24 +12,30 @@ import type { WorkerHandle, WorkerLauncher } from './engine-host.js';
 import type { HostToWorker, WorkerToHost } from './worker-protocol.js';
 
 export interface NodeWorkerOptions {
-  /** Extra environment for the worker (e.g. INVERSION_STUDIO_ENGINE=fake in plumbing tests). */
+  /** Extra environment for the worker. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Module to fork instead of the engine worker (a .ts file runs through tsx), e.g. a test entry
+   * serving a fake engine. Default: INVERSION_STUDIO_ENGINE_WORKER when set, else engine-worker.
+   */
+  entry?: string;
   /** Forward the worker's stdout/stderr (default: inherit). */
   silent?: boolean;
 }
 
-export function workerEntry(): { file: string; execArgv: string[] } {
+export function workerEntry(entry = process.env.INVERSION_STUDIO_ENGINE_WORKER): { file: string; execArgv: string[] } {
+  const tsxArgs = (): string[] => ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+  if (entry) return { file: path.resolve(entry), execArgv: entry.endsWith('.ts') ? tsxArgs() : [] };
   const here = fileURLToPath(import.meta.url);
   const dir = path.dirname(here);
   const js = path.join(dir, 'engine-worker.js');
   if (!here.endsWith('.ts') && existsSync(js)) return { file: js, execArgv: [] };
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { file: path.join(dir, 'engine-worker.ts'), execArgv: ['--import', tsx] };
+  return { file: path.join(dir, 'engine-worker.ts'), execArgv: tsxArgs() };
 }
 
 export function nodeWorkerLauncher(options: NodeWorkerOptions = {}): WorkerLauncher {
   return () => {
-    const { file, execArgv } = workerEntry();
+    const { file, execArgv } = workerEntry(options.entry ?? process.env.INVERSION_STUDIO_ENGINE_WORKER);
     const child = fork(file, [], {
       execArgv,
       env: { ...process.env, ...options.env },
