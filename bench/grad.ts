@@ -188,7 +188,10 @@ async function timed(b: Built, threads: number | undefined): Promise<void> {
   for (let i = 0; i < runs; i++) {
     const [a, ca] = await time(sf, b.feeds);
     const [v, cb] = await time(sv, b.vjpFeeds);
-    tf.push(a), cf.push(ca), tv.push(v), cv.push(cb);
+    tf.push(a);
+    cf.push(ca);
+    tv.push(v);
+    cv.push(cb);
   }
   await sf.release();
   await sv.release();

@@ -72,6 +72,7 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
       editorRef.current = null;
     };
     // The editor is created once; later `value` changes are pushed in by the effect below.
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- created once on mount
   }, []);
 
   // External changes replace the text as an undoable edit.
@@ -82,6 +83,7 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
     editor.pushUndoStop();
     model.pushEditOperations([], [{ range: model.getFullModelRange(), text: replace.text }], () => null);
     editor.pushUndoStop();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- each replacement is applied once, by its sequence number
   }, [replace?.seq]);
 
   useEffect(() => {

@@ -142,6 +142,7 @@ export function InvertView() {
   const running = queue.find((e) => jobOf(e)?.state === 'running');
   useEffect(() => {
     if (running && followRunning.current) setSelected(running.key);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- follow a newly started job, not every update of it
   }, [running?.key]);
 
   const current = queue.find((e) => e.key === selected) ?? queue[queue.length - 1];

@@ -143,7 +143,7 @@ export function PromptView({ active }: { active: boolean }) {
   const [negDraft, setNegDraft] = useState(negative);
   useEffect(() => {
     if (negDraft.trim() !== negative) setNegDraft(negative);
-    // only when the document changes
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when the document changes, not while typing
   }, [negative]);
   const onNegChange = (v: string): void => {
     setNegDraft(v);

@@ -3,7 +3,7 @@
  * library/settings changes, and `error` for messages it rejected.
  */
 import { z } from 'zod';
-import { ErrorInfoSchema, IdSchema, TextSchema } from './common.js';
+import { IdSchema, TextSchema } from './common.js';
 import { JobKindSchema, JobProgressSchema, JobResultSchema } from './jobs.js';
 import { LibraryItemSchema } from './library.js';
 import { EngineStateSchema } from './requests.js';

@@ -130,11 +130,11 @@ export function appendLoss(model: Model, spec: LossSpec, opts: { lossName?: stri
     const w = term.weight ?? 1;
     parts.push(w === 1 ? value : rec(b.op('Mul', [value, b.scalar(w, F, 'weight')]), F, []));
   }
-  let loss = parts.length === 1 ? parts[0]! : rec(b.op('Sum', parts), F, []);
+  const total = parts.length === 1 ? parts[0]! : rec(b.op('Sum', parts), F, []);
   if (graph.outputs.some((o) => o.name === lossName) || graph.inputs.some((v) => v.name === lossName)) {
     throw new EngineError('INVALID_ARGUMENT', `the model already has a value named '${lossName}'; choose another loss name`);
   }
-  loss = b.identity(loss, lossName);
+  b.identity(total, lossName);
   b.addOutput(lossName, F, []);
   return { model: out, targets, loss: lossName };
 }

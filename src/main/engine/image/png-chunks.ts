@@ -78,7 +78,11 @@ function checkKeyword(key: string): void {
 
 function isLatin1(text: string): boolean {
   // tEXt is Latin-1 without NUL; anything else goes to iTXt (UTF-8).
-  return /^[\x01-\xff]*$/.test(text) && !text.includes('\0');
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0 || c > 0xff) return false;
+  }
+  return true;
 }
 
 /** A tEXt chunk when `text` fits Latin-1, else an uncompressed iTXt chunk (UTF-8). */

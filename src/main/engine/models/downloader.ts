@@ -371,10 +371,7 @@ async function attempt(url: string, dest: string, part: string, opts: DownloadFi
       const cr = header(res, 'content-range');
       await res.body.dump();
       const m = cr && /\*\/(\d+)/.exec(cr);
-      if (m && Number(m[1]) === offset) {
-        total = offset;
-        return finish();
-      }
+      if (m && Number(m[1]) === offset) return finish();
       if (pass > 0) throw new DownloadError(`server refused the range request for ${redact(url)} (HTTP 416)`, false, 416);
       await rm(part, { force: true });
       offset = received = 0;

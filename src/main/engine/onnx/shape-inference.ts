@@ -15,7 +15,7 @@
  */
 import { EngineError } from '../errors.js';
 import { DataType } from './dtype.js';
-import { attrInt, attrInts, attrString, attrTensor, defaultOpset, isDefaultDomain, type Dim, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './ir.js';
+import { attrInt, attrInts, attrString, attrTensor, defaultOpset, isDefaultDomain, type Dim, type Model, type Node, type Tensor, type ValueInfo } from './ir.js';
 import { dimAdd, dimCeilDiv, dimDivExact, dimFloorDiv, dimMul, dimProd, dimSub, fmtShape, numel } from './dims.js';
 import { EVALUABLE_OPS, constantNodeValue, evalNode, isIntType, reshapeDims, sliceParams, sliceRange, splitSizes, squeezeDims, tensorToConst, unsqueezeDims, type ConstTensor } from './const-eval.js';
 import { topoSort } from './topo.js';

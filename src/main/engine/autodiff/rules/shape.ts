@@ -15,7 +15,8 @@ import {
 
 type Grads = (string | undefined)[];
 
-const INT64_MAX = 9223372036854775807;
+/** 2^63 (what the int64 maximum rounds to as a double); Slice clamps it to the axis length. */
+const INT64_MAX = 2 ** 63;
 
 function none(ctx: GradContext): Grads {
   return ctx.node.inputs.map(() => undefined);
@@ -287,7 +288,6 @@ const Pad: GradRule = (ctx, [g]) => {
   const D = inShape(ctx);
   const O = outShape(ctx);
   const rank = D.length;
-  const dtype = ctx.dtypeOf(ctx.node.inputs[0]!);
   const mode = attrString(ctx.node, 'mode', 'constant');
   let pads: number[];
   if (ctx.opset < 11) pads = attrInts(ctx.node, 'pads', []);
