@@ -26,7 +26,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', 'bin/**'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        Buffer: 'readonly',
+      },
+    },
   },
   // Playwright fixtures are destructured even when a test uses none of them: `async ({}, testInfo)`.
   { files: ['e2e/**/*.ts'], rules: { 'no-empty-pattern': 'off' } },

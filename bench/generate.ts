@@ -53,13 +53,28 @@ const median = (xs: number[]): number => {
 };
 const ms = (s: number): string => `${(s * 1000).toFixed(1)} ms`;
 
-console.log(`bench:generate  ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg()[0]!.toFixed(1)}, node ${process.version}, provider ${provider}${threads ? `, ${threads} threads` : ''}`);
+console.log(
+  `bench:generate  ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg()[0]!.toFixed(1)}, node ${process.version}, provider ${provider}${threads ? `, ${threads} threads` : ''}`,
+);
 
 if (!a['skip-demo']) {
   const tLoad = performance.now();
-  const set = await loadModelSet('demo', { provider, ...(threads ? { threads } : {}), ...(a.cache ? { cacheDir: a.cache } : {}), skipVaeEncoder: true });
+  const set = await loadModelSet('demo', {
+    provider,
+    ...(threads ? { threads } : {}),
+    ...(a.cache ? { cacheDir: a.cache } : {}),
+    skipVaeEncoder: true,
+  });
   const loadS = (performance.now() - tLoad) / 1000;
-  const req = { prompt: 'a red fox in a snowy forest at sunset', seed: 0, steps, scheduler: 'ddim' as const, guidance: 7.5, width: size, height: size };
+  const req = {
+    prompt: 'a red fox in a snowy forest at sunset',
+    seed: 0,
+    steps,
+    scheduler: 'ddim' as const,
+    guidance: 7.5,
+    width: size,
+    height: size,
+  };
   let encodeS = 0;
   let decodeS = 0;
   const stepAll: number[] = [];
@@ -78,7 +93,9 @@ if (!a['skip-demo']) {
     stepAll.push(...res.stepSeconds);
     totals.push(res.seconds);
   }
-  console.log(`\ndemo set (${set.provider}), ${size}x${size} (latent ${size / 8}x${size / 8}), ddim ${steps} steps, guidance 7.5 (UNet batch 2), ${runs} runs after a warm-up`);
+  console.log(
+    `\ndemo set (${set.provider}), ${size}x${size} (latent ${size / 8}x${size / 8}), ddim ${steps} steps, guidance 7.5 (UNet batch 2), ${runs} runs after a warm-up`,
+  );
   console.log(`  load (generation cached)  ${loadS.toFixed(2)} s`);
   console.log(`  text encode (2 prompts)   ${ms(encodeS)}`);
   console.log(`  per step                  median ${ms(median(stepAll))}, mean ${ms(stepAll.reduce((x, y) => x + y, 0) / stepAll.length)}`);
@@ -113,8 +130,12 @@ if (!a['skip-sd']) {
     }
   }
   const per = median(times);
-  console.log(`\nSD-1.5-proportioned UNet (${s.provider}): width x${fraction} = channels ${opts.channels.join('/')}, ${(params / 1e6).toFixed(1)}M parameters (${((params * 4) / 1e6).toFixed(0)} MB fp32)`);
-  console.log(`  latent ${latent}x${latent} (${latent * 8}x${latent * 8} image), batch 2 (guidance), ${runs} x ${steps} steps after a warm-up`);
+  console.log(
+    `\nSD-1.5-proportioned UNet (${s.provider}): width x${fraction} = channels ${opts.channels.join('/')}, ${(params / 1e6).toFixed(1)}M parameters (${((params * 4) / 1e6).toFixed(0)} MB fp32)`,
+  );
+  console.log(
+    `  latent ${latent}x${latent} (${latent * 8}x${latent * 8} image), batch 2 (guidance), ${runs} x ${steps} steps after a warm-up`,
+  );
   console.log(`  build + encode ${buildS.toFixed(1)} s, session ${sessS.toFixed(1)} s`);
   console.log(`  per step       median ${ms(per)}, min ${ms(Math.min(...times))}, max ${ms(Math.max(...times))}`);
   console.log(`  ${steps} steps      ${(per * steps).toFixed(2)} s (UNet only)`);

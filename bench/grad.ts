@@ -125,7 +125,10 @@ function forwardRoles(m: Model, wrt: string): ForwardRoles {
   for (const n of m.graph.nodes) {
     for (const o of n.outputs) producer.set(o, n);
     // nodes are in topological order, so one sweep sees every dependency first
-    onPath.set(n.name, n.inputs.some((i) => dependent.has(i)));
+    onPath.set(
+      n.name,
+      n.inputs.some((i) => dependent.has(i)),
+    );
     if (onPath.get(n.name)) for (const o of n.outputs) dependent.add(o);
   }
   const attentionPV = new Map<string, number>();
@@ -146,7 +149,11 @@ function build(): Built<Model> {
   const t0 = performance.now();
   const opts = sd15UnetOptions(fraction);
   const unet = buildUnetModel(opts);
-  const fwd: Model = specialise(unet, { sample: [1, 4, latent, latent], timestep: [1], encoder_hidden_states: [1, SEQ, opts.crossAttentionDim] });
+  const fwd: Model = specialise(unet, {
+    sample: [1, 4, latent, latent],
+    timestep: [1],
+    encoder_hidden_states: [1, SEQ, opts.crossAttentionDim],
+  });
   const t1 = performance.now();
   const r = buildVjp(fwd, { wrt: ['encoder_hidden_states'] });
   const t2 = performance.now();
@@ -184,7 +191,10 @@ async function timed(b: Built, threads: number | undefined): Promise<void> {
   const sv = await ort.InferenceSession.create(b.vjp, sessionOptions(threads));
   await time(sf, b.feeds);
   await time(sv, b.vjpFeeds);
-  const tf: number[] = [], tv: number[] = [], cf: number[] = [], cv: number[] = [];
+  const tf: number[] = [],
+    tv: number[] = [],
+    cf: number[] = [],
+    cv: number[] = [];
   for (let i = 0; i < runs; i++) {
     const [a, ca] = await time(sf, b.feeds);
     const [v, cb] = await time(sv, b.vjpFeeds);
@@ -197,7 +207,9 @@ async function timed(b: Built, threads: number | undefined): Promise<void> {
   await sv.release();
   const f = median(tf);
   const v = median(tv);
-  console.log(`\nintraOpNumThreads ${threads ?? 'default'} (graphOptimizationLevel '${optLevel}', sequential, spinning ${spinning}, ${runs} alternated runs)`);
+  console.log(
+    `\nintraOpNumThreads ${threads ?? 'default'} (graphOptimizationLevel '${optLevel}', sequential, spinning ${spinning}, ${runs} alternated runs)`,
+  );
   console.log(`  forward:      median ${f.toFixed(1)} ms wall  (runs: ${list(tf)})`);
   console.log(`  forward+VJP:  median ${v.toFixed(1)} ms wall  (runs: ${list(tv)})`);
   console.log(`  ratio:        ${(v / f).toFixed(2)}  (target <= 2.0; min/min ${(Math.min(...tv) / Math.min(...tf)).toFixed(2)})`);
@@ -226,7 +238,7 @@ function categorise(m: Model): Map<string, string> {
  * for a fused node or appends a suffix, so the longest known prefix of the kernel's name decides.
  */
 function knownNode<T>(known: Map<string, T>, node: string): [string, T] | undefined {
-  for (let name = node; name.length > 0; ) {
+  for (let name = node; name.length > 0;) {
     const c = known.get(name);
     if (c !== undefined) return [name, c];
     const cut = Math.max(name.lastIndexOf('_'), name.lastIndexOf('/'));
@@ -248,10 +260,22 @@ function categoryOf(cats: Map<string, string>, node: string, op: string): string
 async function profiled(b: Built): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-grad-'));
   try {
-    const result: { total: number; byOp: Map<string, number>; nodes: Map<string, [number, string]>; overhead: number; kernels: number; run: number }[] = [];
+    const result: {
+      total: number;
+      byOp: Map<string, number>;
+      nodes: Map<string, [number, string]>;
+      overhead: number;
+      kernels: number;
+      run: number;
+    }[] = [];
     const sessions = [];
     for (const [k, bytes] of [b.fwd, b.vjp].entries()) {
-      sessions.push(await ort.InferenceSession.create(bytes, sessionOptions(profileThreads, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) })));
+      sessions.push(
+        await ort.InferenceSession.create(
+          bytes,
+          sessionOptions(profileThreads, { enableProfiling: true, profileFilePrefix: join(dir, `m${k}`) }),
+        ),
+      );
     }
     const feeds = [b.feeds, b.vjpFeeds];
     for (let k = 0; k < 2; k++) await sessions[k]!.run(feeds[k]!);
@@ -260,7 +284,13 @@ async function profiled(b: Built): Promise<void> {
       s.endProfiling();
       await s.release();
       const file = readdirSync(dir).find((f) => f.startsWith(`m${k}`) && f.endsWith('.json'))!;
-      const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat?: string; name: string; dur: number; ts: number; args?: { op_name?: string } }[];
+      const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        cat?: string;
+        name: string;
+        dur: number;
+        ts: number;
+        args?: { op_name?: string };
+      }[];
       const firstTimed = events.filter((e) => e.name === 'model_run')[1]?.ts ?? 0; // skip the warm-up
       const min = new Map<string, [number, string]>();
       for (const e of events) {
@@ -279,20 +309,35 @@ async function profiled(b: Built): Promise<void> {
       const runsEv = events.filter((e) => e.name === 'model_run' && e.ts >= firstTimed);
       for (const r of runsEv) {
         let kernels = 0;
-        for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= r.ts && e.ts < r.ts + r.dur) kernels += e.dur;
+        for (const e of events)
+          if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= r.ts && e.ts < r.ts + r.dur) kernels += e.dur;
         overheads.push(r.dur - kernels);
       }
-      result.push({ total, byOp, nodes: min, overhead: overheads.length ? median(overheads) : 0, kernels: min.size, run: median(runsEv.map((e) => e.dur)) });
+      result.push({
+        total,
+        byOp,
+        nodes: min,
+        overhead: overheads.length ? median(overheads) : 0,
+        kernels: min.size,
+        run: median(runsEv.map((e) => e.dur)),
+      });
     }
     const [f, v] = result as [(typeof result)[0], (typeof result)[0]];
     console.log(`\nprofile (${profileThreads ?? 'default'} thread(s), ${runs} runs; per node the fastest run, summed):`);
-    console.log(`  forward ${(f.total / 1000).toFixed(1)} ms, forward+VJP ${(v.total / 1000).toFixed(1)} ms, ratio ${(v.total / f.total).toFixed(2)}`);
+    console.log(
+      `  forward ${(f.total / 1000).toFixed(1)} ms, forward+VJP ${(v.total / 1000).toFixed(1)} ms, ratio ${(v.total / f.total).toFixed(2)}`,
+    );
     console.log(
       `  run (profiled) median: forward ${(f.run / 1000).toFixed(1)} ms, forward+VJP ${(v.run / 1000).toFixed(1)} ms; ` +
         `outside kernels: forward ${(f.overhead / 1000).toFixed(1)} ms (${f.kernels} kernels), forward+VJP ${(v.overhead / 1000).toFixed(1)} ms (${v.kernels} kernels)`,
     );
     const extra = [...v.byOp].map(([op, d]) => [op, d - (f.byOp.get(op) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
-    console.log(`  added by the gradient (by op type, ms): ${extra.slice(0, 10).map(([op, d]) => `${op} ${(d / 1000).toFixed(1)}`).join(', ')}`);
+    console.log(
+      `  added by the gradient (by op type, ms): ${extra
+        .slice(0, 10)
+        .map(([op, d]) => `${op} ${(d / 1000).toFixed(1)}`)
+        .join(', ')}`,
+    );
     if (b.roles) printFloor(b.roles, f.nodes, f.total);
     if (b.categories) {
       // forward+VJP kernels by category: forward nodes by op type, gradient nodes by what they differentiate x kernel op
@@ -307,8 +352,14 @@ async function profiled(b: Built): Promise<void> {
       }
       const rows = [...byCat].sort((a, b2) => b2[1] - a[1]);
       const fwdInVjp = rows.filter(([k]) => k.startsWith('fwd ')).reduce((a, [, d]) => a + d, 0);
-      console.log(`  forward+VJP by category (ms; forward part ${(fwdInVjp / 1000).toFixed(1)}, forward model ${(f.total / 1000).toFixed(1)}):`);
-      for (const [k, d] of rows) if (d >= 500) console.log(`    ${k.padEnd(44)} ${(d / 1000).toFixed(1).padStart(7)}${k.startsWith('fwd ') ? `  (forward model ${((f.byOp.get(k.slice(4)) ?? 0) / 1000).toFixed(1)})` : ''}`);
+      console.log(
+        `  forward+VJP by category (ms; forward part ${(fwdInVjp / 1000).toFixed(1)}, forward model ${(f.total / 1000).toFixed(1)}):`,
+      );
+      for (const [k, d] of rows)
+        if (d >= 500)
+          console.log(
+            `    ${k.padEnd(44)} ${(d / 1000).toFixed(1).padStart(7)}${k.startsWith('fwd ') ? `  (forward model ${((f.byOp.get(k.slice(4)) ?? 0) / 1000).toFixed(1)})` : ''}`,
+          );
       if (args['profile-nodes']) writeFileSync(args['profile-nodes'], lines.join('\n') + '\n');
     }
   } finally {
@@ -390,7 +441,23 @@ async function main(): Promise<void> {
     for (const which of ['fwd', 'vjp'] as const) {
       const file = join(dir, `${which}.onnx`);
       writeFileSync(file, which === 'fwd' ? b.fwd : b.vjp);
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--rss-of', file, '--opt-level', optLevel, '--threads', args.threads.split(',')[0]!, '--spinning', spinning], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          self,
+          '--rss-of',
+          file,
+          '--opt-level',
+          optLevel,
+          '--threads',
+          args.threads.split(',')[0]!,
+          '--spinning',
+          spinning,
+        ],
+        { encoding: 'utf8' },
+      );
       const line = r.stdout.trim().split('\n').pop() ?? '';
       try {
         const { maxRssKb } = JSON.parse(line) as { maxRssKb: number };

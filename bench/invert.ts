@@ -170,13 +170,23 @@ async function main(): Promise<void> {
   const decoder = new HotFlipDecoder(oracle);
   const { embedding: uncond } = await m.encodePrompt('');
   const base = presetSettings('paper');
-  const renderer = await createRenderer(m, { width: size, height: size, steps: base.steps, scheduler: base.scheduler, guidance: base.guidance, seed: base.seed, uncond });
+  const renderer = await createRenderer(m, {
+    width: size,
+    height: size,
+    steps: base.steps,
+    scheduler: base.scheduler,
+    guidance: base.guidance,
+    seed: base.seed,
+    uncond,
+  });
   const machine = `${os.cpus()[0]?.model.trim() ?? 'cpu'} x${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, ${process.platform} ${os.release()}, Node ${process.versions.node}, ${ms.provider}`;
   const stamp = await readDemoStamp(ms.dir);
   const demoVersion = `demo generator v${stamp?.version ?? '?'}`;
   const loadAvg = () => os.loadavg()[0]!.toFixed(1);
   console.error(`bench:invert on ${machine}; load average ${loadAvg()}`);
-  console.error(`${demoVersion} set ${ms.dir}; size ${size}x${size}; ${promptCount} prompts; presets ${presets.join(',')}; objectives ${objectives.join(',')}`);
+  console.error(
+    `${demoVersion} set ${ms.dir}; size ${size}x${size}; ${promptCount} prompts; presets ${presets.join(',')}; objectives ${objectives.join(',')}`,
+  );
 
   const rows: Row[] = [];
   let maxGenDiff = 0;
@@ -184,8 +194,21 @@ async function main(): Promise<void> {
     const truth = await m.encodePrompt(p.truth);
     const target = { data: await renderer.render(truth.embedding), width: size, height: size };
     // The same request through generate() must give the same picture (it clamps to [-1, 1]).
-    const g = await generate(ms, { prompt: p.truth, seed: base.seed, steps: base.steps, scheduler: base.scheduler, guidance: base.guidance, width: size, height: size }, { png: false });
-    for (let i = 0; i < g.image.length; i++) maxGenDiff = Math.max(maxGenDiff, Math.abs(g.image[i]! - Math.max(-1, Math.min(1, target.data[i]!))));
+    const g = await generate(
+      ms,
+      {
+        prompt: p.truth,
+        seed: base.seed,
+        steps: base.steps,
+        scheduler: base.scheduler,
+        guidance: base.guidance,
+        width: size,
+        height: size,
+      },
+      { png: false },
+    );
+    for (let i = 0; i < g.image.length; i++)
+      maxGenDiff = Math.max(maxGenDiff, Math.abs(g.image[i]! - Math.max(-1, Math.min(1, target.data[i]!))));
     const start = await m.encodePrompt(p.start);
     for (const preset of presets) {
       for (const objective of preset === 'paper' ? paperObjectives : objectives) {
@@ -239,7 +262,8 @@ async function main(): Promise<void> {
   await oracle.release();
   await ms.release();
 
-  const header = '| preset | objective | iters | steps | snap | P* | start | answer | loss first→last | dist c→c* first→last | moved | F1 init→final | regen MSE start→answer | P* found | s | ms/it |';
+  const header =
+    '| preset | objective | iters | steps | snap | P* | start | answer | loss first→last | dist c→c* first→last | moved | F1 init→final | regen MSE start→answer | P* found | s | ms/it |';
   const lines = [header, '|' + '---|'.repeat(16)];
   for (const r of rows) {
     lines.push(
@@ -248,7 +272,10 @@ async function main(): Promise<void> {
     );
   }
   // Per configuration: means over prompts.
-  const summary = ['| preset | objective | iters | runs | mean loss last/first | mean dist last/first | mean moved | mean F1 init→final | mean regen MSE start→answer | exact answers | P* found | mean s | mean ms/it |', '|' + '---|'.repeat(13)];
+  const summary = [
+    '| preset | objective | iters | runs | mean loss last/first | mean dist last/first | mean moved | mean F1 init→final | mean regen MSE start→answer | exact answers | P* found | mean s | mean ms/it |',
+    '|' + '---|'.repeat(13),
+  ];
   const keys = [...new Set(rows.map((r) => `${r.preset}/${r.objective}`))];
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const k of keys) {
@@ -277,7 +304,10 @@ async function main(): Promise<void> {
     const text = await readFile(docs, 'utf8');
     const re = new RegExp(`(<!-- bench:invert:${args.block}:start -->)[\\s\\S]*?(<!-- bench:invert:${args.block}:end -->)`);
     if (!re.test(text)) throw new Error(`${docs} has no <!-- bench:invert:${args.block}:start/end --> block`);
-    await writeFile(docs, text.replace(re, (_m, a: string, b: string) => `${a}\n${block}\n${b}`));
+    await writeFile(
+      docs,
+      text.replace(re, (_m, a: string, b: string) => `${a}\n${block}\n${b}`),
+    );
     console.error(`updated ${docs}`);
   }
 }

@@ -48,7 +48,10 @@ test.beforeAll(async () => {
     args: [mainEntry, '--no-sandbox', '--disable-gpu'],
     cwd: REPO_ROOT,
     // userData (settings, library) under a throw-away folder: XDG_CONFIG_HOME on Linux.
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(home, 'config'), INVERSION_STUDIO_HOME: path.join(home, 'data') } as Record<string, string>,
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(home, 'config'), INVERSION_STUDIO_HOME: path.join(home, 'data') } as Record<
+      string,
+      string
+    >,
   });
   page = await app.firstWindow();
   await expect(page).toHaveTitle(/Inversion Studio/);

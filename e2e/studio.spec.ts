@@ -71,13 +71,16 @@ test('generate from a prompt', async ({}, testInfo) => {
   await generateAndWait(page);
   await expect(page.getByTestId('generate-result').locator('img')).toBeVisible();
   // The image is served by the bridge from the library folder.
-  const ok = await page.getByTestId('generate-result').locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+  const ok = await page
+    .getByTestId('generate-result')
+    .locator('img')
+    .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
   expect(ok).toBe(true);
   await expect(page.getByTestId('prompt-history').locator('li')).toHaveCount(1);
   await shot(page, 'prompt', testInfo);
 });
 
-test('the token counter marks words past CLIP\'s limit', async ({}, testInfo) => {
+test("the token counter marks words past CLIP's limit", async ({}, testInfo) => {
   expect(capabilities).toEqual(expect.arrayContaining(['tokenize']));
   await page.getByTestId('nav-prompt').click();
   const words = Array.from({ length: 90 }, (_, i) => ['red', 'green', 'blue', 'castle', 'forest', 'river'][i % 6]).join(' ');
@@ -148,7 +151,9 @@ test('a second inversion is cancelled and keeps its best result so far', async (
   await expect.poll(async () => (await readFraction(page, 'invert-iteration'))[0], { timeout: 300_000 }).toBeGreaterThanOrEqual(2);
   const [, total] = await readFraction(page, 'invert-iteration');
   expect(total).toBe(5000);
-  await expect.poll(async () => Number(await page.getByTestId('loss-chart').getAttribute('data-points')), { timeout: 120_000 }).toBeGreaterThan(0);
+  await expect
+    .poll(async () => Number(await page.getByTestId('loss-chart').getAttribute('data-points')), { timeout: 120_000 })
+    .toBeGreaterThan(0);
   await shot(page, 'invert-running', testInfo);
 
   await page.getByTestId('invert-cancel').click();

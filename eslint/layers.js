@@ -43,8 +43,16 @@ function check(context, node, spec) {
   const rule = RULES[from];
   if (spec.startsWith('.')) {
     const target = layerOf(path.resolve(path.dirname(context.filename), spec));
-    if (target === 'test' && from !== 'test') context.report({ node, message: `product code (${from}) must not import test code ('${spec}'): test support lives in test/ and serves tests only.` });
-    else if (target && !rule.layers.includes(target)) context.report({ node, message: `the ${from} layer must not import the ${target} layer ('${spec}'); allowed: ${rule.layers.join(', ')} (docs/architecture.md).` });
+    if (target === 'test' && from !== 'test')
+      context.report({
+        node,
+        message: `product code (${from}) must not import test code ('${spec}'): test support lives in test/ and serves tests only.`,
+      });
+    else if (target && !rule.layers.includes(target))
+      context.report({
+        node,
+        message: `the ${from} layer must not import the ${target} layer ('${spec}'); allowed: ${rule.layers.join(', ')} (docs/architecture.md).`,
+      });
   } else if (!rule.packages(spec)) {
     context.report({ node, message: `the ${from} layer must not import '${spec}' (docs/architecture.md lists what each layer may use).` });
   }

@@ -22,10 +22,18 @@ export default function ensureWebBuild() {
   const index = path.join(root, 'out/web/index.html');
   if (!existsSync(path.join(root, 'src/renderer/index.html'))) return;
   const built = existsSync(index) ? statSync(index).mtimeMs : 0;
-  const sources = Math.max(newest(path.join(root, 'src/renderer')), newest(path.join(root, 'src/shared')), statSync(path.join(root, 'vite.web.config.ts')).mtimeMs);
+  const sources = Math.max(
+    newest(path.join(root, 'src/renderer')),
+    newest(path.join(root, 'src/shared')),
+    statSync(path.join(root, 'vite.web.config.ts')).mtimeMs,
+  );
   if (built >= sources) return;
   console.log('[e2e] building the web renderer (out/web is missing or stale)…');
-  execFileSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'],
+    { cwd: root, stdio: 'inherit' },
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) ensureWebBuild();

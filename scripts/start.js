@@ -38,7 +38,8 @@ function run(cmd, cmdArgs) {
   });
 }
 
-const serve = () => run(process.execPath, [path.join(root, 'bin/inversion-studio.js'), 'serve', '--open', ...args.filter((a) => a !== '--web')]);
+const serve = () =>
+  run(process.execPath, [path.join(root, 'bin/inversion-studio.js'), 'serve', '--open', ...args.filter((a) => a !== '--web')]);
 
 /**
  * Electron >= 42 fetches its binary on first use. Do that fetch here, visibly, so a failure
@@ -59,7 +60,7 @@ async function main() {
   console.error(
     [
       'Inversion Studio: the Electron binary could not be installed (no internet access, a proxy, or a',
-      'Node.js older than Electron\'s installer needs: >= 22.12). Starting the same studio in your browser',
+      "Node.js older than Electron's installer needs: >= 22.12). Starting the same studio in your browser",
       'instead (`inversion-studio serve --open`, 127.0.0.1 only). To get the desktop app later, run',
       '`npx install-electron` where it can reach GitHub, then `npm start` again.',
     ].join('\n'),

@@ -38,17 +38,24 @@ export async function startServer(options: ServeOptions = {}): Promise<StudioSer
   const bin = path.join(REPO_ROOT, 'bin/inversion-studio.js');
   // STUDIO_E2E_WEB_DIR serves another renderer build than out/web (e.g. one built elsewhere).
   const web = process.env.STUDIO_E2E_WEB_DIR ? ['--web', process.env.STUDIO_E2E_WEB_DIR] : [];
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--models', options.models ?? 'demo', '--library', libraryDir, '--data', dataDir, ...web], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, INVERSION_STUDIO_HOME: dataDir, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', '--port', '0', '--models', options.models ?? 'demo', '--library', libraryDir, '--data', dataDir, ...web],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, INVERSION_STUDIO_HOME: dataDir, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`inversion-studio serve printed no URL within ${options.timeoutMs ?? 240_000} ms:\n${out}`)), options.timeoutMs ?? 240_000);
+    const timer = setTimeout(
+      () => reject(new Error(`inversion-studio serve printed no URL within ${options.timeoutMs ?? 240_000} ms:\n${out}`)),
+      options.timeoutMs ?? 240_000,
+    );
     const check = () => {
       const m = /running at (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(out);
       if (m) {
@@ -86,5 +93,12 @@ export async function startServer(options: ServeOptions = {}): Promise<StudioSer
 /** Chromium from Debian (no Playwright browser download): `apt-get install -y chromium`. */
 export const CHROMIUM_LAUNCH = {
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
 };

@@ -40,7 +40,8 @@ export function parseCommandArgs<O extends Options>(command: string, usage: stri
 export function intOption(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | string | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+    return `${name} must be an integer from ${min} to ${max} (got '${v}')`;
   return n;
 }
 

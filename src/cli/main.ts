@@ -14,7 +14,8 @@ async function load(name: CommandName): Promise<CommandModule | undefined> {
   try {
     return (await import(`./commands/${name}.ts`)) as CommandModule;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`commands/${name}`)) return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`commands/${name}`))
+      return undefined;
     throw e;
   }
 }

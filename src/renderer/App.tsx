@@ -39,7 +39,9 @@ export function App() {
     <div className="app">
       <nav className="sidebar" aria-label="Views">
         <div className="brand">
-          <span className="brand-mark" aria-hidden="true">◐</span>
+          <span className="brand-mark" aria-hidden="true">
+            ◐
+          </span>
           <span>Inversion Studio</span>
         </div>
         <ul>
@@ -53,7 +55,9 @@ export function App() {
                 onClick={() => navigate(v)}
                 title={`${LABELS[v].label} (Alt+${LABELS[v].key})`}
               >
-                <span className="nav-icon" aria-hidden="true">{LABELS[v].icon}</span>
+                <span className="nav-icon" aria-hidden="true">
+                  {LABELS[v].icon}
+                </span>
                 {LABELS[v].label}
               </button>
             </li>

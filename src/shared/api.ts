@@ -11,15 +11,7 @@ import type { JobInfo, JobProgress, JobResult } from './ipc/jobs.js';
 import type { LibraryItem } from './ipc/library.js';
 import type { ModelInfo } from './ipc/models.js';
 import type { StudioEvent } from './ipc/events.js';
-import type {
-  LibraryPage,
-  ParamsOf,
-  RequestOf,
-  RequestType,
-  ResponseOf,
-  StatusResult,
-  TokenizeResult,
-} from './ipc/requests.js';
+import type { LibraryPage, ParamsOf, RequestOf, RequestType, ResponseOf, StatusResult, TokenizeResult } from './ipc/requests.js';
 import type { Settings, SettingsPatch } from './ipc/settings.js';
 
 export interface JobAccepted {
@@ -87,4 +79,16 @@ export function studioErrorMessage(e: unknown): string {
   return s.replace(/^\[[A-Z_]+\] /, '');
 }
 
-export type { StudioEvent, JobInfo, JobProgress, JobResult, LibraryItem, ModelInfo, Settings, SettingsPatch, StatusResult, TokenizeResult, LibraryPage };
+export type {
+  StudioEvent,
+  JobInfo,
+  JobProgress,
+  JobResult,
+  LibraryItem,
+  ModelInfo,
+  Settings,
+  SettingsPatch,
+  StatusResult,
+  TokenizeResult,
+  LibraryPage,
+};

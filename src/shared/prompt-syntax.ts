@@ -5,7 +5,7 @@
  *
  *   a castle on a hill, (golden hour:1.3), [fog]      <- positive prompt
  *   BREAK                                             <- A1111's chunk break (here: a separator)
- *   oil painting                                      
+ *   oil painting  
  *   // a line comment, never sent to the engine
  *   Negative prompt: blurry, lowres                   <- everything after is the negative prompt
  *
@@ -304,7 +304,10 @@ export function alignTokens(text: string, tokens: readonly string[]): ({ start: 
   let acc = '';
   let lost = false;
   for (const raw of tokens) {
-    const piece = raw.replace(/<\/w>$/, '').trim().toLowerCase();
+    const piece = raw
+      .replace(/<\/w>$/, '')
+      .trim()
+      .toLowerCase();
     const word = words[w];
     if (lost || !word) {
       spans.push(null);

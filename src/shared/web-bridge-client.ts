@@ -96,7 +96,9 @@ export async function connectWebBridge(options: WebBridgeOptions = {}): Promise<
       ws.addEventListener('close', () => {
         if (socket === ws) socket = undefined;
         if (!opened) {
-          reject(new Error('could not connect to the Inversion Studio server (is `inversion-studio serve` running, and is the token right?)'));
+          reject(
+            new Error('could not connect to the Inversion Studio server (is `inversion-studio serve` running, and is the token right?)'),
+          );
           return;
         }
         client.failPending('DISCONNECTED', 'connection to the Inversion Studio server was lost');

@@ -19,7 +19,12 @@ describe('runCancellable', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
     const calls: string[] = [];
     const status = await runCancellable(
-      { command: 'invert', whenCancelled: 'nothing was written.', onSigint: () => calls.push('sigint'), beforeReport: () => calls.push('report') },
+      {
+        command: 'invert',
+        whenCancelled: 'nothing was written.',
+        onSigint: () => calls.push('sigint'),
+        beforeReport: () => calls.push('report'),
+      },
       async (ac) => {
         process.emit('SIGINT');
         expect(ac.signal.aborted).toBe(true);
@@ -33,7 +38,9 @@ describe('runCancellable', () => {
 
   it('rethrows other errors after beforeReport', async () => {
     const report = vi.fn();
-    await expect(runCancellable({ command: 'x', whenCancelled: 'stopped', beforeReport: report }, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(
+      runCancellable({ command: 'x', whenCancelled: 'stopped', beforeReport: report }, async () => Promise.reject(new Error('boom'))),
+    ).rejects.toThrow('boom');
     expect(report).toHaveBeenCalledOnce();
   });
 });

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { alignTokens, clipWords, droppedRanges, droppedSourceRanges, hasPromptSyntax, joinDoc, negativeOffset, parseEngineText, parsePrompt, splitDoc, toPlain, withoutComments } from '../../src/shared/prompt-syntax.js';
+import {
+  alignTokens,
+  clipWords,
+  droppedRanges,
+  droppedSourceRanges,
+  hasPromptSyntax,
+  joinDoc,
+  negativeOffset,
+  parseEngineText,
+  parsePrompt,
+  splitDoc,
+  toPlain,
+  withoutComments,
+} from '../../src/shared/prompt-syntax.js';
 
 describe('prompt document', () => {
   it('splits off the negative section and joins it back', () => {
@@ -112,7 +125,12 @@ describe('parseEngineText', () => {
     expect(p.problems).toEqual([]);
     expect(p.chunks).toBe(1);
     const at = (w: string) => ({ text: w, start: p.plain.indexOf(w), end: p.plain.indexOf(w) + w.length });
-    const dropped = droppedSourceRanges(p, { tokens: [at('a'), at('cat'), at(',,'), at(','), at('dog')], limit: 4, truncated: true, droppedFrom: null });
+    const dropped = droppedSourceRanges(p, {
+      tokens: [at('a'), at('cat'), at(',,'), at(','), at('dog')],
+      limit: 4,
+      truncated: true,
+      droppedFrom: null,
+    });
     expect(dropped.map((r) => src.slice(r.start, r.end))).toEqual(['dog']);
   });
 
@@ -123,7 +141,8 @@ describe('parseEngineText', () => {
   });
 
   it('is parsePrompt for text with prompt syntax', () => {
-    for (const src of ['a (red:1.5) cat', 'one BREAK two', '// note\na cat', 'a \\(b\\)']) expect(parseEngineText(src)).toEqual(parsePrompt(src));
+    for (const src of ['a (red:1.5) cat', 'one BREAK two', '// note\na cat', 'a \\(b\\)'])
+      expect(parseEngineText(src)).toEqual(parsePrompt(src));
   });
 
   it('is empty for blank text', () => {
@@ -138,7 +157,7 @@ describe('negativeOffset', () => {
     expect(negativeOffset('cat')).toBe(-1);
   });
 
-  it('carries each run\'s weight onto the characters of the plain text', () => {
+  it("carries each run's weight onto the characters of the plain text", () => {
     const p = parsePrompt('a (red:1.5) cat BREAK [dog]');
     expect(p.plain).toBe('a red cat, dog');
     expect(p.weights).toHaveLength(p.plain.length);

@@ -103,7 +103,12 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
-  if (parsed.positionals.length !== 1) return usageError(parsed.positionals.length === 0 ? 'a PROMPT is required (quote it)' : `expected one PROMPT, got ${parsed.positionals.length} arguments; quote the prompt`);
+  if (parsed.positionals.length !== 1)
+    return usageError(
+      parsed.positionals.length === 0
+        ? 'a PROMPT is required (quote it)'
+        : `expected one PROMPT, got ${parsed.positionals.length} arguments; quote the prompt`,
+    );
   const prompt = parsed.positionals[0]!;
   const output = v.output;
   if (!output) return usageError('-o OUT.png is required');
@@ -124,11 +129,18 @@ export async function run(argv: string[]): Promise<number> {
   if (v.size !== undefined) {
     size = parseSize(v.size);
     if (!size) return usageError(`--size must look like 512x512 (got '${v.size}')`);
-    for (const [k, n] of [['width', size.width], ['height', size.height]] as const) {
-      if (n <= 0 || n % 8 !== 0) return usageError(`--size: ${k} ${n} is not a positive multiple of 8 (the VAE works on 8x8 blocks); try ${Math.max(8, Math.round(n / 8) * 8)}`);
+    for (const [k, n] of [
+      ['width', size.width],
+      ['height', size.height],
+    ] as const) {
+      if (n <= 0 || n % 8 !== 0)
+        return usageError(
+          `--size: ${k} ${n} is not a positive multiple of 8 (the VAE works on 8x8 blocks); try ${Math.max(8, Math.round(n / 8) * 8)}`,
+        );
     }
   }
-  if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
+  if (v.provider !== undefined && !isProviderChoice(v.provider))
+    return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
 
   const progress = progressReporter();
   const cancelOptions = { command: 'generate', whenCancelled: 'cancelled; nothing was written.', beforeReport: () => progress.done() };
@@ -168,7 +180,8 @@ export async function run(argv: string[]): Promise<number> {
       const tmp = `${out}.tmp-${process.pid}`;
       await writeFile(tmp, r.png);
       await rename(tmp, out);
-      if (v.json) console.log(JSON.stringify({ output: out, ...r.params, seconds: r.seconds, provider: ms.provider, warnings: r.warnings }, null, 2));
+      if (v.json)
+        console.log(JSON.stringify({ output: out, ...r.params, seconds: r.seconds, provider: ms.provider, warnings: r.warnings }, null, 2));
       else {
         const perStep = r.stepSeconds.length ? r.stepSeconds.reduce((a, b) => a + b, 0) / r.stepSeconds.length : 0;
         console.log(

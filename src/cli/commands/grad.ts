@@ -39,7 +39,10 @@ options:
 class UsageError extends Error {}
 
 function splitList(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Parse `NAME=1x4x64x64` specs. */
@@ -67,11 +70,17 @@ function formatCounts(counts: Record<string, number>): string {
 function printReport(r: VjpReport, model: Model, cot: Record<string, string>, grads: Record<string, string>, out: string): void {
   const log = (s: string) => console.log(s);
   log(`wrote ${out}`);
-  log(`  nodes: ${r.nodesBefore} forward -> ${r.nodesAfter} forward+VJP (${r.nodesAfter - r.nodesBefore} gradient nodes, ${r.differentiatedNodes} forward nodes differentiated)`);
+  log(
+    `  nodes: ${r.nodesBefore} forward -> ${r.nodesAfter} forward+VJP (${r.nodesAfter - r.nodesBefore} gradient nodes, ${r.differentiatedNodes} forward nodes differentiated)`,
+  );
   log(`  forward ops: ${formatCounts(r.forwardOps)}`);
   log(`  gradient ops: ${formatCounts(r.emittedOps)}`);
   log(`  rules used: ${formatCounts(r.rulesUsed)}`);
-  log(`  rule families: ${Object.entries(r.families).map(([f, ops]) => `${f} (${ops.sort().join(', ')})`).join('; ')}`);
+  log(
+    `  rule families: ${Object.entries(r.families)
+      .map(([f, ops]) => `${f} (${ops.sort().join(', ')})`)
+      .join('; ')}`,
+  );
   const vi = (n: string) => {
     const v = [...model.graph.inputs, ...model.graph.outputs].find((x) => x.name === n);
     return v ? `${n} ${DataType[v.dtype]} ${fmt(v.shape)}` : n;

@@ -11,10 +11,24 @@ import path from 'node:path';
 import { CancelledError, EngineError } from '../../main/engine/errors.js';
 import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
 import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
-import { captionerInstalled, captionerInstallHint, CAPTIONER_REPOS, loadCaptioner, type Captioner, type CaptionerName } from '../../main/engine/inversion/captioner.js';
+import {
+  captionerInstalled,
+  captionerInstallHint,
+  CAPTIONER_REPOS,
+  loadCaptioner,
+  type Captioner,
+  type CaptionerName,
+} from '../../main/engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
 import { invert, type ImageScorer, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
-import { DEFAULT_LM_FLUENCY_WEIGHT, objectiveSchema, presetSettings, PRESETS, type InvertSettings, type PresetName } from '../../main/engine/inversion/presets.js';
+import {
+  DEFAULT_LM_FLUENCY_WEIGHT,
+  objectiveSchema,
+  presetSettings,
+  PRESETS,
+  type InvertSettings,
+  type PresetName,
+} from '../../main/engine/inversion/presets.js';
 import { DEFAULT_LM_MANIFEST, loadCausalLm, type LanguageModel } from '../../main/engine/e2t/language-model.js';
 import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
@@ -132,7 +146,8 @@ function progressReporter(): { update(e: InvertProgress): void; note(line: strin
       } else {
         // A log file or a test: one line per phase change, per tenth of refinement and at phase ends.
         const tenth = e.phase === 'refining' && e.total ? Math.floor(((e.iteration ?? 0) * 10) / e.total) : -1;
-        if (e.phase !== lastPhase || tenth !== lastTenth || (e.total !== undefined && e.iteration === e.total)) process.stderr.write(`${line}\n`);
+        if (e.phase !== lastPhase || tenth !== lastTenth || (e.total !== undefined && e.iteration === e.total))
+          process.stderr.write(`${line}\n`);
         lastTenth = tenth;
       }
       lastPhase = e.phase;
@@ -162,7 +177,8 @@ export async function collectImages(args: string[]): Promise<string[]> {
         .filter((d) => d.isFile() && IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()))
         .map((d) => d.name)
         .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-      if (names.length === 0) throw new EngineError('INVALID_ARGUMENT', `${abs} contains no image files (${[...IMAGE_EXTENSIONS].join(' ')})`);
+      if (names.length === 0)
+        throw new EngineError('INVALID_ARGUMENT', `${abs} contains no image files (${[...IMAGE_EXTENSIONS].join(' ')})`);
       out.push(...names.map((n) => path.join(abs, n)));
     } else {
       // Missing or unreadable files are reported when their turn comes (loadImage says why).
@@ -179,11 +195,21 @@ export async function readRecords(file: string): Promise<InvertRecord[]> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new EngineError('INVALID_ARGUMENT', `${file} exists but is not valid JSON (${(e as Error).message}); move it away or pick another --json file`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${file} exists but is not valid JSON (${(e as Error).message}); move it away or pick another --json file`,
+    );
   }
   const list = Array.isArray(parsed) ? parsed : [parsed];
-  if (!list.every((r) => r && typeof r === 'object' && typeof (r as InvertRecord).image === 'string' && typeof (r as InvertRecord).prompt === 'string')) {
-    throw new EngineError('INVALID_ARGUMENT', `${file} exists but does not hold inversion results; move it away or pick another --json file`);
+  if (
+    !list.every(
+      (r) => r && typeof r === 'object' && typeof (r as InvertRecord).image === 'string' && typeof (r as InvertRecord).prompt === 'string',
+    )
+  ) {
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${file} exists but does not hold inversion results; move it away or pick another --json file`,
+    );
   }
   return list as InvertRecord[];
 }
@@ -201,12 +227,22 @@ async function writeRecords(file: string, records: InvertRecord[], asArray: bool
   }
 }
 
-function toRecord(r: InvertResult, image: string, o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number }): InvertRecord {
+function toRecord(
+  r: InvertResult,
+  image: string,
+  o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number },
+): InvertRecord {
   return {
     image,
     initialPrompt: r.initialPrompt,
     prompt: r.prompt,
-    candidates: r.candidates.map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, loss: c.loss, e2tDistance: c.e2tDistance })),
+    candidates: r.candidates.map((c) => ({
+      prompt: c.prompt,
+      score: c.score,
+      iteration: c.iteration,
+      loss: c.loss,
+      e2tDistance: c.e2tDistance,
+    })),
     loss: r.loss,
     iterations: r.iterations,
     seconds: r.seconds,
@@ -255,7 +291,8 @@ export async function run(argv: string[]): Promise<number> {
   const preset = (v.preset ?? 'fast') as PresetName;
   if (!PRESET_NAMES.includes(preset)) return usageError(`--preset must be one of ${PRESET_NAMES.join(', ')} (got '${v.preset}')`);
   const objective = v.objective === undefined ? undefined : objectiveSchema.safeParse(v.objective);
-  if (objective && !objective.success) return usageError(`--objective must be one of ${objectiveSchema.options.join(', ')} (got '${v.objective}')`);
+  if (objective && !objective.success)
+    return usageError(`--objective must be one of ${objectiveSchema.options.join(', ')} (got '${v.objective}')`);
   const iterations = intOption(v.iterations, '--iterations', 1, 100_000);
   const seed = intOption(v.seed, '--seed', 0);
   const size = intOption(v.size, '--size', MIN_SOURCE_SIZE, 4096);
@@ -266,7 +303,8 @@ export async function run(argv: string[]): Promise<number> {
   const captionerName = (v.captioner ?? 'florence2') as CaptionerName;
   if (!CAPTIONERS.includes(captionerName)) return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
   if (v.init !== undefined && v.init.trim() === '') return usageError('--init must not be empty');
-  if (v.provider !== undefined && !isProviderChoice(v.provider)) return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
+  if (v.provider !== undefined && !isProviderChoice(v.provider))
+    return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
 
   const settings = presetSettings(preset, {
     previewEvery: 0,
@@ -291,7 +329,8 @@ export async function run(argv: string[]): Promise<number> {
   const finished = new Map(records.filter((r) => r.stopped !== 'cancelled').map((r) => [r.image, r]));
   const todo = images.filter((p) => !finished.has(p));
   const several = images.length > 1;
-  const show = (image: string, prompt: string) => console.log(several ? `${path.relative(process.cwd(), image) || image}\t${prompt}` : prompt);
+  const show = (image: string, prompt: string) =>
+    console.log(several ? `${path.relative(process.cwd(), image) || image}\t${prompt}` : prompt);
   if (todo.length < images.length) progress.note(`skipping ${images.length - todo.length} image(s) already in ${jsonPath}`);
   if (todo.length === 0) {
     for (const p of images) show(p, finished.get(p)!.prompt);
@@ -301,7 +340,10 @@ export async function run(argv: string[]): Promise<number> {
   // Fail before loading anything when the captioner the run needs is absent.
   const init: InvertRecord['init'] = v.init !== undefined ? 'text' : `caption:${captionerName}`;
   if (v.init === undefined && !captionerInstalled(captionerName, cacheDir)) {
-    throw new EngineError('NOT_INSTALLED', `the ${captionerName} captioner (${CAPTIONER_REPOS[captionerName]}) is not installed in ${cacheDir}. ${captionerInstallHint(captionerName, cacheDir)}`);
+    throw new EngineError(
+      'NOT_INSTALLED',
+      `the ${captionerName} captioner (${CAPTIONER_REPOS[captionerName]}) is not installed in ${cacheDir}. ${captionerInstallHint(captionerName, cacheDir)}`,
+    );
   }
 
   let captioner: Captioner | undefined;
@@ -326,9 +368,15 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const step = Math.max(8, ms.io.sizeMultiple);
       const side = typeof size === 'number' ? size : ms.defaults.width;
-      if (side % step !== 0) return usageError(`--size ${side} is not a multiple of ${step}, which model set ${ms.name} needs; try ${Math.max(step, Math.round(side / step) * step)}`);
+      if (side % step !== 0)
+        return usageError(
+          `--size ${side} is not a multiple of ${step}, which model set ${ms.name} needs; try ${Math.max(step, Math.round(side / step) * step)}`,
+        );
       if (settings.objective !== 'pixel' && !ms.vaeEncoder) {
-        throw new EngineError('MODEL_FOLDER', `the ${settings.objective} objective needs vae_encoder/model.onnx, which ${ms.dir} lacks; use --objective pixel`);
+        throw new EngineError(
+          'MODEL_FOLDER',
+          `the ${settings.objective} objective needs vae_encoder/model.onnx, which ${ms.dir} lacks; use --objective pixel`,
+        );
       }
       if (clipImageInstalled(cacheDir)) {
         try {
@@ -337,7 +385,9 @@ export async function run(argv: string[]): Promise<number> {
           progress.note(`warning: ${(e as Error).message} Ranking candidates by pixel MSE instead.`);
         }
       } else {
-        progress.note(`CLIP ViT-L/14 is not installed: ranking candidates by pixel MSE (install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\`).`);
+        progress.note(
+          `CLIP ViT-L/14 is not installed: ranking candidates by pixel MSE (install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\`).`,
+        );
       }
       if (wantLm) {
         try {
@@ -359,33 +409,50 @@ export async function run(argv: string[]): Promise<number> {
         try {
           const img = await loadImage(image, { width: side, height: side });
           if (img.sourceWidth < MIN_SOURCE_SIZE || img.sourceHeight < MIN_SOURCE_SIZE) {
-            throw new EngineError('IMAGE', `${image} is ${img.sourceWidth}x${img.sourceHeight} pixels; inversion needs at least ${MIN_SOURCE_SIZE}x${MIN_SOURCE_SIZE}`);
+            throw new EngineError(
+              'IMAGE',
+              `${image} is ${img.sourceWidth}x${img.sourceHeight} pixels; inversion needs at least ${MIN_SOURCE_SIZE}x${MIN_SOURCE_SIZE}`,
+            );
           }
           let text = v.init;
           if (text === undefined) {
             progress.update({ phase: 'captioning', message: `${captionerName}${label}` });
             captioner ??= await loadCaptioner({ cacheDir, captioner: captionerName, offline: true });
-            const caption = await captioner.caption({ data: chwToRgbBytes(img.data, img.width, img.height), width: img.width, height: img.height }, ac.signal);
-            if (!caption) throw new EngineError('RUNTIME', `the ${captionerName} captioner returned an empty caption for ${image}; give the start text with --init "TEXT"`);
+            const caption = await captioner.caption(
+              { data: chwToRgbBytes(img.data, img.width, img.height), width: img.width, height: img.height },
+              ac.signal,
+            );
+            if (!caption)
+              throw new EngineError(
+                'RUNTIME',
+                `the ${captionerName} captioner returned an empty caption for ${image}; give the start text with --init "TEXT"`,
+              );
             text = caption;
           }
           if (several) progress.note(`${path.basename(image)}: start "${text}"`);
-          const result = await invert(m, { data: img.data, width: img.width, height: img.height }, {
-            settings,
-            init: { kind: 'text', text },
-            ...(scorer ? { scorer } : {}),
-            ...(lm ? { lm } : {}),
-            signal: ac.signal,
-            onProgress: (e) => progress.update(e),
-          });
+          const result = await invert(
+            m,
+            { data: img.data, width: img.width, height: img.height },
+            {
+              settings,
+              init: { kind: 'text', text },
+              ...(scorer ? { scorer } : {}),
+              ...(lm ? { lm } : {}),
+              signal: ac.signal,
+              onProgress: (e) => progress.update(e),
+            },
+          );
           progress.done();
           const record = toRecord(result, image, ctx);
           records = [...records.filter((r) => r.image !== image), record];
           if (jsonPath) await writeRecords(jsonPath, records, several || records.length > 1);
           show(image, result.prompt);
-          if (result.stopped === 'non-finite') progress.note(`warning: ${image}: ${result.message ?? 'the loss became non-finite'}; kept the best result so far`);
+          if (result.stopped === 'non-finite')
+            progress.note(`warning: ${image}: ${result.message ?? 'the loss became non-finite'}; kept the best result so far`);
           if (result.stopped === 'cancelled' || ac.signal.aborted) {
-            progress.note(`cancelled after ${result.iterations} of ${settings.iterations} iterations; kept the best result so far${jsonPath ? ` in ${jsonPath}` : ''}`);
+            progress.note(
+              `cancelled after ${result.iterations} of ${settings.iterations} iterations; kept the best result so far${jsonPath ? ` in ${jsonPath}` : ''}`,
+            );
             cancelled = true;
             break;
           }

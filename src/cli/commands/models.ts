@@ -102,7 +102,8 @@ async function cmdList(cacheDir: string, manifestsDir: string, json: boolean): P
     m.kind,
     statusLabel(m),
     m.status === 'available' ? (m.expectedBytes ? `~${fmtBytes(m.expectedBytes)}` : '?') : fmtBytes(m.bytesOnDisk),
-    m.linkedTo ?? (m.hubRepo ? `${m.hubRepo}@${m.revision && /^[0-9a-f]{40}$/.test(m.revision) ? m.revision.slice(0, 8) : m.revision}` : m.source),
+    m.linkedTo ??
+      (m.hubRepo ? `${m.hubRepo}@${m.revision && /^[0-9a-f]{40}$/.test(m.revision) ? m.revision.slice(0, 8) : m.revision}` : m.source),
   ]);
   const header = ['NAME', 'KIND', 'STATUS', 'SIZE', 'SOURCE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -110,7 +111,12 @@ async function cmdList(cacheDir: string, manifestsDir: string, json: boolean): P
   return 0;
 }
 
-async function cmdDownload(name: string, cacheDir: string, manifestsDir: string, v: Record<string, string | boolean | undefined>): Promise<number> {
+async function cmdDownload(
+  name: string,
+  cacheDir: string,
+  manifestsDir: string,
+  v: Record<string, string | boolean | undefined>,
+): Promise<number> {
   // A bad value is bad usage (exit 2), found before the manifest is looked up.
   const timeout = numberOption(typeof v.timeout === 'string' ? v.timeout : undefined, '--timeout', MIN_TIMEOUT_SECONDS);
   if (typeof timeout === 'string') return usageError('models download', USAGE, timeout);
@@ -120,7 +126,9 @@ async function cmdDownload(name: string, cacheDir: string, manifestsDir: string,
   process.once('SIGINT', onSigint);
   const progress = progressReporter();
   const size = manifestBytes(manifest);
-  console.error(`downloading ${manifest.id}: ${manifest.hubRepo}@${manifest.revision} (${manifest.files.length} files, ${size.exact ? '' : '~'}${fmtBytes(size.bytes)}) into ${cacheDir}`);
+  console.error(
+    `downloading ${manifest.id}: ${manifest.hubRepo}@${manifest.revision} (${manifest.files.length} files, ${size.exact ? '' : '~'}${fmtBytes(size.bytes)}) into ${cacheDir}`,
+  );
   try {
     const r = await downloadModel(manifest, cacheDir, {
       signal: ac.signal,
@@ -146,7 +154,12 @@ async function cmdDownload(name: string, cacheDir: string, manifestsDir: string,
   }
 }
 
-async function cmdImport(dir: string, cacheDir: string, manifestsDir: string, v: Record<string, string | boolean | undefined>): Promise<number> {
+async function cmdImport(
+  dir: string,
+  cacheDir: string,
+  manifestsDir: string,
+  v: Record<string, string | boolean | undefined>,
+): Promise<number> {
   if (typeof v.name !== 'string') {
     console.error(`inversion-studio models import: --name is required\n\n${USAGE}`);
     return 2;
@@ -168,7 +181,8 @@ async function cmdImport(dir: string, cacheDir: string, manifestsDir: string, v:
     manifests,
     overwrite: v.force === true,
     onProgress: (e) => {
-      if (e.phase === 'copy' && process.stderr.isTTY) process.stderr.write(`\rcopying ${e.files}/${e.totalFiles} files  ${fmtBytes(e.bytes)} / ${fmtBytes(e.totalBytes)}\x1b[K`);
+      if (e.phase === 'copy' && process.stderr.isTTY)
+        process.stderr.write(`\rcopying ${e.files}/${e.totalFiles} files  ${fmtBytes(e.bytes)} / ${fmtBytes(e.totalBytes)}\x1b[K`);
     },
   });
   if (process.stderr.isTTY && !r.linked) process.stderr.write('\n');

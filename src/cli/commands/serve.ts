@@ -39,7 +39,9 @@ function openBrowser(url: string): void {
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
   const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
   try {
-    spawn(cmd, args, { detached: true, stdio: 'ignore' }).on('error', () => console.error(`could not open a browser; open ${url} yourself`)).unref();
+    spawn(cmd, args, { detached: true, stdio: 'ignore' })
+      .on('error', () => console.error(`could not open a browser; open ${url} yourself`))
+      .unref();
   } catch {
     console.error(`could not open a browser; open ${url} yourself`);
   }
@@ -53,8 +55,12 @@ function ensureWebBuild(webRoot: string): string | undefined {
   }
   console.error('inversion-studio serve: building the UI (npm run build:web)…');
   const vite = path.join(REPO_ROOT, 'node_modules/vite/bin/vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (r.status !== 0 || !existsSync(path.join(webRoot, 'index.html'))) return 'building the UI failed; run `npm run build:web` to see why. The page will say the UI is not built.';
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0 || !existsSync(path.join(webRoot, 'index.html')))
+    return 'building the UI failed; run `npm run build:web` to see why. The page will say the UI is not built.';
   return undefined;
 }
 
@@ -93,7 +99,12 @@ export async function run(argv: string[]): Promise<number> {
   await host.start();
   let bridge;
   try {
-    bridge = await startWebBridge({ host, webRoot, port, ...(process.env.INVERSION_STUDIO_TOKEN ? { token: process.env.INVERSION_STUDIO_TOKEN } : {}) });
+    bridge = await startWebBridge({
+      host,
+      webRoot,
+      port,
+      ...(process.env.INVERSION_STUDIO_TOKEN ? { token: process.env.INVERSION_STUDIO_TOKEN } : {}),
+    });
   } catch (e) {
     await host.stop();
     const err = e as NodeJS.ErrnoException;

@@ -22,7 +22,11 @@ export function handleImageProtocol(libraryDir: () => string): void {
     if (!res || !res.ok) return new Response('not found', { status: 404 });
     return new Response(res.body, {
       status: 200,
-      headers: { 'Content-Type': res.headers.get('Content-Type') ?? 'image/png', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'private, max-age=3600' },
+      headers: {
+        'Content-Type': res.headers.get('Content-Type') ?? 'image/png',
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'private, max-age=3600',
+      },
     });
   });
 }

@@ -42,7 +42,10 @@ export function installIpc(host: EngineHost): void {
   ipcMain.on(CHANNEL, (event, raw: unknown) => {
     if (!trustedSender(event)) {
       console.warn(`studio: rejected IPC from untrusted frame ${event.senderFrame?.url ?? '(gone)'}`);
-      event.sender.send(CHANNEL, { kind: 'event', event: { type: 'error', code: 'FORBIDDEN', message: 'IPC from an untrusted frame', requestId: null } });
+      event.sender.send(CHANNEL, {
+        kind: 'event',
+        event: { type: 'error', code: 'FORBIDDEN', message: 'IPC from an untrusted frame', requestId: null },
+      });
       return;
     }
     connectionFor(event.sender).handle(raw);

@@ -30,7 +30,8 @@ export function resolveImageUrl(rawUrl: string, libraryDir: string): string | un
   } catch {
     return undefined;
   }
-  if (url.protocol !== `${IMAGE_SCHEME}:` || url.hostname !== 'library' || url.search || url.username || url.password || url.port) return undefined;
+  if (url.protocol !== `${IMAGE_SCHEME}:` || url.hostname !== 'library' || url.search || url.username || url.password || url.port)
+    return undefined;
   let name: string;
   try {
     name = decodeURIComponent(url.pathname.replace(/^\//, ''));

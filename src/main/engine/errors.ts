@@ -18,7 +18,11 @@ export type EngineErrorCode =
   | 'NOT_INSTALLED';
 
 export class EngineError extends Error {
-  constructor(readonly code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'EngineError';
   }
@@ -26,7 +30,10 @@ export class EngineError extends Error {
 
 /** Thrown by long operations when their AbortSignal fires; carries the best partial result if any. */
 export class CancelledError<T = unknown> extends EngineError {
-  constructor(message = 'cancelled', readonly partial?: T) {
+  constructor(
+    message = 'cancelled',
+    readonly partial?: T,
+  ) {
     super('CANCELLED', message);
     this.name = 'CancelledError';
   }

@@ -162,7 +162,12 @@ export class EngineHost {
       this.capabilities = msg.capabilities;
       const wasRestart = this.restartCount > 0;
       this.state = wasRestart ? 'restarted' : 'ready';
-      this.broadcast({ type: 'engine.status', state: this.state, restarts: this.restartCount, ...(wasRestart ? { message: 'the engine was restarted' } : {}) });
+      this.broadcast({
+        type: 'engine.status',
+        state: this.state,
+        restarts: this.restartCount,
+        ...(wasRestart ? { message: 'the engine was restarted' } : {}),
+      });
       // Resubmit jobs that were queued (or submitted but never acknowledged) when the engine died.
       const resubmit = [...this.jobs.values()].filter((j) => j.state !== 'running');
       for (const j of resubmit) {
@@ -192,7 +197,13 @@ export class EngineHost {
   }
 
   private patchStatus(s: StatusResult): StatusResult {
-    return { ...s, engine: this.state, restarts: this.restartCount, transport: this.opts.transport, capabilities: s.capabilities.length ? s.capabilities : this.capabilities };
+    return {
+      ...s,
+      engine: this.state,
+      restarts: this.restartCount,
+      transport: this.opts.transport,
+      capabilities: s.capabilities.length ? s.capabilities : this.capabilities,
+    };
   }
 
   private trackJob(e: StudioEvent): void {
@@ -228,18 +239,33 @@ export class EngineHost {
     }
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
     this.state = 'crashed';
-    this.broadcast({ type: 'engine.status', state: 'crashed', restarts: this.restartCount, message: `The engine process ${how}. Restarting it; queued jobs will run, the running job failed.` });
+    this.broadcast({
+      type: 'engine.status',
+      state: 'crashed',
+      restarts: this.restartCount,
+      message: `The engine process ${how}. Restarting it; queued jobs will run, the running job failed.`,
+    });
     // The running job is lost; its client learns it from job.failed.
     for (const j of [...this.jobs.values()]) {
       if (j.state !== 'running') continue;
       this.jobs.delete(j.jobId);
-      this.broadcast({ type: 'job.failed', jobId: j.jobId, code: 'ENGINE_CRASHED', message: `The engine process ${how} while running this job. It has been restarted; run the job again.` });
+      this.broadcast({
+        type: 'job.failed',
+        jobId: j.jobId,
+        code: 'ENGINE_CRASHED',
+        message: `The engine process ${how} while running this job. It has been restarted; run the job again.`,
+      });
     }
     // In-flight plain requests are answered with an error; job submissions wait for the resubmission.
     for (const [id, p] of this.pending) {
       if (p.jobId) continue;
       this.pending.delete(id);
-      this.sendTo(p.client, { kind: 'response', id: p.clientId, ok: false, error: { code: 'ENGINE_CRASHED', message: `The engine process ${how}; try again in a moment.` } });
+      this.sendTo(p.client, {
+        kind: 'response',
+        id: p.clientId,
+        ok: false,
+        error: { code: 'ENGINE_CRASHED', message: `The engine process ${how}; try again in a moment.` },
+      });
     }
     const now = Date.now();
     this.crashTimes = this.crashTimes.filter((t) => now - t < this.opts.restartWindowMs);
@@ -275,7 +301,12 @@ export class EngineHost {
     if (!parsed.ok) {
       this.sendTo(client, { kind: 'event', event: parsed.error });
       if (parsed.error.requestId) {
-        this.sendTo(client, { kind: 'response', id: parsed.error.requestId, ok: false, error: { code: parsed.error.code, message: parsed.error.message } });
+        this.sendTo(client, {
+          kind: 'response',
+          id: parsed.error.requestId,
+          ok: false,
+          error: { code: parsed.error.code, message: parsed.error.message },
+        });
       }
       return;
     }
@@ -284,7 +315,9 @@ export class EngineHost {
     const fail = (e: unknown) => this.sendTo(client, { kind: 'response', id: clientId, ok: false, error: toErrorInfo(e) });
 
     if (this.state === 'stopped' && this.stopping === false && this.crashTimes.length > this.opts.maxRestarts) {
-      fail(Object.assign(new Error('the engine is not running (it crashed repeatedly); restart Inversion Studio'), { code: 'ENGINE_STOPPED' }));
+      fail(
+        Object.assign(new Error('the engine is not running (it crashed repeatedly); restart Inversion Studio'), { code: 'ENGINE_STOPPED' }),
+      );
       return;
     }
     switch (request.type) {
@@ -334,8 +367,21 @@ export class EngineHost {
   }
 
   private localStatus(): StatusResult {
-    const jobs: JobInfo[] = [...this.jobs.values()].map((j) => ({ jobId: j.jobId, kind: j.request.type as JobInfo['kind'], state: j.state === 'running' ? 'running' : 'queued', label: j.label }));
-    return { engine: this.state, restarts: this.restartCount, transport: this.opts.transport, version: STUDIO_VERSION, libraryDir: this.libraryDir, jobs, capabilities: this.capabilities };
+    const jobs: JobInfo[] = [...this.jobs.values()].map((j) => ({
+      jobId: j.jobId,
+      kind: j.request.type as JobInfo['kind'],
+      state: j.state === 'running' ? 'running' : 'queued',
+      label: j.label,
+    }));
+    return {
+      engine: this.state,
+      restarts: this.restartCount,
+      transport: this.opts.transport,
+      version: STUDIO_VERSION,
+      libraryDir: this.libraryDir,
+      jobs,
+      capabilities: this.capabilities,
+    };
   }
 
   private toWorker(msg: HostToWorker): void {

@@ -101,7 +101,12 @@ export class EngineService {
     if (!parsed.ok) {
       this.emit(parsed.error);
       if (parsed.error.requestId) {
-        this.send({ kind: 'response', id: parsed.error.requestId, ok: false, error: { code: parsed.error.code, message: parsed.error.message } });
+        this.send({
+          kind: 'response',
+          id: parsed.error.requestId,
+          ok: false,
+          error: { code: parsed.error.code, message: parsed.error.message },
+        });
       }
       return;
     }
@@ -210,7 +215,13 @@ export class EngineService {
     if (this.findJob(id)) throw new EngineError('INVALID_ARGUMENT', `job '${id}' already exists`);
     const job: Job = { id, kind: request.type, label: jobLabel(request), request, state: 'queued', controller: new AbortController() };
     this.queue.push(job);
-    this.emit({ type: 'job.queued', jobId: id, kind: job.kind, label: job.label, position: this.queue.length - 1 + (this.running ? 1 : 0) });
+    this.emit({
+      type: 'job.queued',
+      jobId: id,
+      kind: job.kind,
+      label: job.label,
+      position: this.queue.length - 1 + (this.running ? 1 : 0),
+    });
     queueMicrotask(() => void this.pump());
     return { jobId: id };
   }
@@ -312,7 +323,8 @@ export class EngineService {
       if (p.previewPng && p.previewPng.byteLength <= MAX_PREVIEW_BYTES) {
         progress.previewPng = `data:image/png;base64,${Buffer.from(p.previewPng).toString('base64')}`;
       }
-      for (const k of ['bytes', 'totalBytes'] as const) if (p[k] !== undefined && Number.isFinite(p[k])) progress[k] = Math.max(0, Math.floor(p[k]!));
+      for (const k of ['bytes', 'totalBytes'] as const)
+        if (p[k] !== undefined && Number.isFinite(p[k])) progress[k] = Math.max(0, Math.floor(p[k]!));
       if (p.bytesPerSecond !== undefined && Number.isFinite(p.bytesPerSecond)) progress.bytesPerSecond = Math.max(0, p.bytesPerSecond);
       if (p.message) progress.message = p.message.slice(0, 4000);
       job.progress = progress;
@@ -417,7 +429,12 @@ export class EngineService {
         file = await this.library.writeFile(`${id}-c${i}`, 'png', c.png);
         bestPng ??= c.png;
       }
-      candidates.push({ prompt: c.prompt, score: Number.isFinite(c.score) ? c.score : 0, ...(c.iteration !== undefined ? { iteration: c.iteration } : {}), ...(file ? { file } : {}) });
+      candidates.push({
+        prompt: c.prompt,
+        score: Number.isFinite(c.score) ? c.score : 0,
+        ...(c.iteration !== undefined ? { iteration: c.iteration } : {}),
+        ...(file ? { file } : {}),
+      });
     }
     const shown = bestPng ? await sharp(bestPng).metadata() : target.info;
     const settings = this.settingsStore.get();
@@ -425,7 +442,10 @@ export class EngineService {
       prompt: out.prompt,
       initialPrompt: out.initialPrompt,
       candidates,
-      loss: out.loss.slice(0, 10_000).map((x) => (Number.isFinite(x) ? x : Number.NaN)).filter((x) => !Number.isNaN(x)),
+      loss: out.loss
+        .slice(0, 10_000)
+        .map((x) => (Number.isFinite(x) ? x : Number.NaN))
+        .filter((x) => !Number.isNaN(x)),
       iterations: out.iterations,
       seconds: out.seconds,
       preset: req.preset ?? settings.defaults.invert.preset,
@@ -469,7 +489,15 @@ export class EngineService {
     } catch (e) {
       console.error('engine-service: refusing to send an invalid event', event.type, e);
       if ('jobId' in event && event.type !== 'job.failed') {
-        this.send({ kind: 'event', event: { type: 'job.failed', jobId: event.jobId, code: 'INTERNAL', message: `the engine produced an invalid ${event.type} event` } });
+        this.send({
+          kind: 'event',
+          event: {
+            type: 'job.failed',
+            jobId: event.jobId,
+            code: 'INTERNAL',
+            message: `the engine produced an invalid ${event.type} event`,
+          },
+        });
       }
       return;
     }
@@ -480,4 +508,3 @@ export class EngineService {
 function isAbortLike(e: unknown): boolean {
   return e instanceof Error && (e.name === 'AbortError' || e.name === 'CancelledError');
 }
-

@@ -25,7 +25,15 @@ export function jobLabel(r: RequestOf<JobRequestType>): string {
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof EngineError) return { code: e.code, message: e.message.slice(0, 4000) };
   if (e instanceof NotAvailableError) return { code: e.code, message: e.message };
-  if (e instanceof ZodError) return { code: 'INVALID_ARGUMENT', message: e.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 4000) };
+  if (e instanceof ZodError)
+    return {
+      code: 'INVALID_ARGUMENT',
+      message: e.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')
+        .slice(0, 4000),
+    };
   const err = e as { code?: unknown; message?: unknown };
   const code = typeof err?.code === 'string' && /^[A-Z_]{2,64}$/.test(err.code) ? err.code : 'INTERNAL';
   return { code, message: String(err?.message ?? e).slice(0, 4000) || 'unknown error' };

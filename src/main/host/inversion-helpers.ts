@@ -60,7 +60,9 @@ export class InversionHelperCache {
 
   /** The captioner `resolve` reported, loaded once per cache folder and name. */
   loadCaptioner(cacheDir: string, name: CaptionerName, o: { device?: string } = {}): Promise<Captioner> {
-    return this.captioner.get(`${cacheDir}|${name}`, () => loadCaptioner({ cacheDir, captioner: name, offline: true, ...(o.device ? { device: o.device } : {}) }));
+    return this.captioner.get(`${cacheDir}|${name}`, () =>
+      loadCaptioner({ cacheDir, captioner: name, offline: true, ...(o.device ? { device: o.device } : {}) }),
+    );
   }
 
   /**
@@ -82,8 +84,16 @@ export class InversionHelperCache {
       }
     };
     const captioner = CAPTIONER_ORDER.find((c) => captionerInstalled(c, cacheDir));
-    const scorer = await optional(clipImageInstalled(cacheDir), () => this.scorer.get(cacheDir, () => loadClipImageScorer({ cacheDir, ...device })), 'Candidates are ranked by pixel MSE.');
-    const lm = await optional(languageModelInstalled(cacheDir), () => this.lm.get(cacheDir, () => loadCausalLm({ cacheDir, offline: true, ...device })), 'Decoding without the language model.');
+    const scorer = await optional(
+      clipImageInstalled(cacheDir),
+      () => this.scorer.get(cacheDir, () => loadClipImageScorer({ cacheDir, ...device })),
+      'Candidates are ranked by pixel MSE.',
+    );
+    const lm = await optional(
+      languageModelInstalled(cacheDir),
+      () => this.lm.get(cacheDir, () => loadCausalLm({ cacheDir, offline: true, ...device })),
+      'Decoding without the language model.',
+    );
     return { ...(captioner ? { captioner } : {}), ...(scorer ? { scorer } : {}), ...(lm ? { lm } : {}), warnings };
   }
 

@@ -7,13 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, open } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  LibraryFileSchema,
-  LibraryIndexSchema,
-  LibraryItemSchema,
-  type LibraryIndex,
-  type LibraryItem,
-} from '../../shared/ipc/library.js';
+import { LibraryFileSchema, LibraryIndexSchema, LibraryItemSchema, type LibraryIndex, type LibraryItem } from '../../shared/ipc/library.js';
 import { addPngText, isPng, readPngText } from './png-text.js';
 
 export const ITEM_CHUNK_KEY = 'inversion-studio-item';
@@ -39,7 +33,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 
 /** New sortable, file-name-safe id: time + randomness. */
 export function newItemId(now = new Date()): string {
-  const t = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  const t = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
   return `${t}-${randomBytes(4).toString('hex')}`;
 }
 
@@ -103,7 +101,9 @@ export class Library {
     return index;
   }
 
-  async list(filter: { kind?: LibraryItem['kind']; offset?: number; limit?: number } = {}): Promise<{ items: LibraryItem[]; total: number }> {
+  async list(
+    filter: { kind?: LibraryItem['kind']; offset?: number; limit?: number } = {},
+  ): Promise<{ items: LibraryItem[]; total: number }> {
     const index = await this.load();
     const all = filter.kind ? index.items.filter((i) => i.kind === filter.kind) : index.items;
     const offset = filter.offset ?? 0;
@@ -174,4 +174,3 @@ export class Library {
     return run;
   }
 }
-

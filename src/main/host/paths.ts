@@ -8,7 +8,11 @@ export const APP_FOLDER = 'inversion-studio';
  * INVERSION_STUDIO_HOME, else `$XDG_DATA_HOME` or `~/.local/share` on Linux, `%APPDATA%` on
  * Windows, `~/Library/Application Support` on macOS; always `<that>/inversion-studio`.
  */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
+export function defaultDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home = os.homedir(),
+): string {
   if (env.INVERSION_STUDIO_HOME) return path.resolve(env.INVERSION_STUDIO_HOME);
   if (platform === 'win32') return path.win32.join(env.APPDATA || path.win32.join(home, 'AppData', 'Roaming'), APP_FOLDER);
   if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', APP_FOLDER);

@@ -14,5 +14,8 @@ export function readPngText(png: Uint8Array): Map<string, string> {
 /** A copy of `png` with UTF-8 iTXt chunks for `entries`. */
 export function addPngText(png: Uint8Array, entries: Record<string, string>): Buffer {
   if (!isPng(png)) throw new Error('not a PNG');
-  return withPngText(png, Object.entries(entries).map(([key, text]) => ({ key, text, itxt: true })));
+  return withPngText(
+    png,
+    Object.entries(entries).map(([key, text]) => ({ key, text, itxt: true })),
+  );
 }

@@ -22,7 +22,15 @@ import { downloadModel } from '../engine/models/downloader.js';
 import { importModelFolder } from '../engine/models/import.js';
 import { getManifest, loadManifests } from '../engine/models/manifests.js';
 import { InversionHelperCache, NO_CAPTIONER_WARNING } from './inversion-helpers.js';
-import type { EngineAdapter, EngineProgress, GenerateOutput, GenerateSpec, InvertOutput, InvertSpec, RunOptions } from './engine-adapter.js';
+import type {
+  EngineAdapter,
+  EngineProgress,
+  GenerateOutput,
+  GenerateSpec,
+  InvertOutput,
+  InvertSpec,
+  RunOptions,
+} from './engine-adapter.js';
 
 const KIND_MAP: Record<string, ModelInfo['kind']> = {
   diffusion: 'diffusion',
@@ -48,7 +56,13 @@ export function toModelInfo(m: ModelListing): ModelInfo {
 
 /** Cache name for an imported folder: `local-<folder name>-<short hash of the path>`. */
 export function importName(folder: string): string {
-  const base = path.basename(path.resolve(folder)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 40) || 'model';
+  const base =
+    path
+      .basename(path.resolve(folder))
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 40) || 'model';
   const hash = createHash('sha256').update(path.resolve(folder)).digest('hex').slice(0, 8);
   return `local-${base}-${hash}`;
 }
@@ -66,7 +80,10 @@ function mapInvertOutput(r: InvertResult, warnings: string[]): InvertOutput {
     iterations: r.iterations,
     seconds: r.seconds,
     objective: r.objective,
-    warnings: [...warnings, ...(r.stopped === 'non-finite' ? [r.message ?? 'the loss became NaN/Inf; stopped and kept the best result so far'] : [])],
+    warnings: [
+      ...warnings,
+      ...(r.stopped === 'non-finite' ? [r.message ?? 'the loss became NaN/Inf; stopped and kept the best result so far'] : []),
+    ],
   };
 }
 
@@ -136,7 +153,12 @@ export function createRealEngine(): EngineAdapter {
         {
           ...(opts.signal ? { signal: opts.signal } : {}),
           onProgress: (e) =>
-            opts.onProgress?.({ phase: GENERATE_PHASES[e.phase] ?? e.phase, step: e.step, total: e.total, ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}) }),
+            opts.onProgress?.({
+              phase: GENERATE_PHASES[e.phase] ?? e.phase,
+              step: e.step,
+              total: e.total,
+              ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}),
+            }),
         },
       );
       const p = res.params;
@@ -165,8 +187,7 @@ export function createRealEngine(): EngineAdapter {
       else if (helpers.captioner) {
         const instance = await extras.loadCaptioner(cacheDir(), helpers.captioner);
         init = { kind: 'caption', captioner: helpers.captioner, cacheDir: cacheDir(), offline: true, instance };
-      }
-      else {
+      } else {
         init = { kind: 'random' };
         warnings.push(NO_CAPTIONER_WARNING);
       }
@@ -187,7 +208,11 @@ export function createRealEngine(): EngineAdapter {
           ? {
               onProgress: (e) => {
                 if (e.phase === 'done') return;
-                const p: EngineProgress = { phase: e.phase, step: e.iteration ?? 0, total: e.total ?? (e.phase === 'refining' ? settingsForRun.iterations : 1) };
+                const p: EngineProgress = {
+                  phase: e.phase,
+                  step: e.iteration ?? 0,
+                  total: e.total ?? (e.phase === 'refining' ? settingsForRun.iterations : 1),
+                };
                 if (e.loss !== undefined) p.loss = e.loss;
                 if (e.lr !== undefined) p.lr = e.lr;
                 if (e.etaSeconds !== undefined) p.etaSeconds = e.etaSeconds;
@@ -213,7 +238,9 @@ export function createRealEngine(): EngineAdapter {
       // Spans are offsets in the NFC form; they are only offsets in `text` when that is NFC too.
       const spansApply = src === text;
       return {
-        tokens: tokens.slice(0, 10_000).map(({ id, start, end }) => ({ id, text: tok.decodeToken(id).slice(0, 256), ...(spansApply ? { start, end } : {}) })),
+        tokens: tokens
+          .slice(0, 10_000)
+          .map(({ id, start, end }) => ({ id, text: tok.decodeToken(id).slice(0, 256), ...(spansApply ? { start, end } : {}) })),
         count: tokens.length,
         limit,
         truncated: enc.truncated !== null,
@@ -225,7 +252,14 @@ export function createRealEngine(): EngineAdapter {
     async listModels() {
       const listed = (await listModels(cacheDir(), await loadManifests())).map(toModelInfo);
       if (!listed.some((m) => m.id === 'demo')) {
-        listed.unshift({ id: 'demo', name: 'Demo model set (tiny, generated locally)', kind: 'diffusion', source: 'demo', installed: true, description: 'generated on first use' });
+        listed.unshift({
+          id: 'demo',
+          name: 'Demo model set (tiny, generated locally)',
+          kind: 'diffusion',
+          source: 'demo',
+          installed: true,
+          description: 'generated on first use',
+        });
       }
       return listed;
     },
@@ -258,7 +292,15 @@ export function createRealEngine(): EngineAdapter {
         cacheDir: cacheDir(),
         manifests: await loadManifests(),
         ...(signal ? { signal } : {}),
-        onProgress: (e) => onProgress?.({ phase: 'importing', step: e.files, total: e.totalFiles, bytes: e.bytes, totalBytes: e.totalBytes, message: e.phase }),
+        onProgress: (e) =>
+          onProgress?.({
+            phase: 'importing',
+            step: e.files,
+            total: e.totalFiles,
+            bytes: e.bytes,
+            totalBytes: e.totalBytes,
+            message: e.phase,
+          }),
       });
       const info = (await engine.listModels()).find((m) => m.id === res.id);
       if (!info) throw new EngineError('MODEL_FOLDER', `model folder ${folder} was imported but is not listed`);

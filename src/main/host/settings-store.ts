@@ -5,13 +5,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  DEFAULT_SETTINGS,
-  SettingsSchema,
-  mergeSettings,
-  type Settings,
-  type SettingsPatch,
-} from '../../shared/ipc/settings.js';
+import { DEFAULT_SETTINGS, SettingsSchema, mergeSettings, type Settings, type SettingsPatch } from '../../shared/ipc/settings.js';
 import { writeFileAtomic } from './library.js';
 
 export interface SettingsStore {

@@ -135,7 +135,9 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
       ...extra,
     });
     if (req.method === 'HEAD') return res.end();
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   };
 
   const sendIndex = async (req: IncomingMessage, res: ServerResponse) => {
@@ -189,7 +191,8 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
       const file = path.resolve(webRoot, `.${pathname}`);
       if (file !== webRoot && !file.startsWith(webRoot + path.sep)) return deny(res, 403, 'forbidden');
       if (path.basename(file).startsWith('.')) return deny(res, 403, 'forbidden');
-      if (existsSync(file)) return sendFile(req, res, file, pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      if (existsSync(file))
+        return sendFile(req, res, file, pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
       // Client-side routes (no extension) get the app.
       if (!path.extname(pathname)) return sendIndex(req, res);
       return deny(res, 404, 'not found');

@@ -18,6 +18,4 @@ export type HostToWorker =
   /** `request` is validated again by the worker; `jobId` pins the id of a job request. */
   | { kind: 'request'; id: string; request: unknown; jobId?: string };
 
-export type WorkerToHost =
-  | ServerMessage
-  | { kind: 'ready'; capabilities: string[]; pid: number };
+export type WorkerToHost = ServerMessage | { kind: 'ready'; capabilities: string[]; pid: number };

@@ -3,7 +3,17 @@
  * the library, engine status and settings. Plain classes with subscribe/getSnapshot so React reads
  * them through useSyncExternalStore; every update replaces the changed objects (immutable).
  */
-import type { JobInfo, JobProgress, JobResult, LibraryItem, ModelInfo, Settings, StatusResult, StudioApi, StudioEvent } from '../../shared/api.js';
+import type {
+  JobInfo,
+  JobProgress,
+  JobResult,
+  LibraryItem,
+  ModelInfo,
+  Settings,
+  StatusResult,
+  StudioApi,
+  StudioEvent,
+} from '../../shared/api.js';
 import type { JobKind, JobState } from '../../shared/ipc/jobs.js';
 
 type Listener = () => void;
@@ -78,7 +88,13 @@ export class JobStore extends Observable<ReadonlyMap<string, JobView>> {
   handle(e: StudioEvent): void {
     switch (e.type) {
       case 'job.queued':
-        this.update(e.jobId, (p) => ({ ...p, kind: e.kind, label: e.label, position: e.position, state: isTerminal(p.state) ? p.state : 'queued' }));
+        this.update(e.jobId, (p) => ({
+          ...p,
+          kind: e.kind,
+          label: e.label,
+          position: e.position,
+          state: isTerminal(p.state) ? p.state : 'queued',
+        }));
         break;
       case 'job.started':
         this.update(e.jobId, (p) => ({ ...p, kind: e.kind, state: isTerminal(p.state) ? p.state : 'running', startedAt: Date.now() }));
@@ -189,7 +205,8 @@ export class EngineStore extends Observable<EngineView> {
     if (e.type !== 'engine.status') return;
     let banner = this.value.banner;
     if (e.state === 'crashed') banner = e.message ?? 'The engine stopped unexpectedly; restarting it. The running job failed.';
-    else if (e.state === 'restarted') banner = e.message ?? `The engine crashed and was restarted (restart ${e.restarts}). The running job failed; your library is intact.`;
+    else if (e.state === 'restarted')
+      banner = e.message ?? `The engine crashed and was restarted (restart ${e.restarts}). The running job failed; your library is intact.`;
     else if (e.state === 'stopped') banner = e.message ?? 'The engine is not running.';
     else if (e.state === 'ready' && this.value.state === 'stopped') banner = undefined; // reconnected
     this.set({ ...this.value, state: e.state, restarts: e.restarts, ...(e.message ? { message: e.message } : {}), banner });
@@ -264,7 +281,8 @@ export class Studio {
       this.settings.handle(e);
       this.models.handle(e);
       if (e.type === 'job.result' && (e.result.kind === 'generate' || e.result.kind === 'invert')) this.library.upsert(e.result.item);
-      if (e.type === 'job.cancelled' && e.partial && (e.partial.kind === 'generate' || e.partial.kind === 'invert')) this.library.upsert(e.partial.item);
+      if (e.type === 'job.cancelled' && e.partial && (e.partial.kind === 'generate' || e.partial.kind === 'invert'))
+        this.library.upsert(e.partial.item);
       if (e.type === 'engine.status' && e.state === 'ready') void this.refresh();
     });
     await Promise.all([this.refresh(), this.library.load(), this.settings.load().catch(() => undefined), this.models.load()]);

@@ -44,7 +44,9 @@ export function DropZone({ onFiles, disabled = false, label = 'Drop images here 
       onDragLeave={() => setOver(false)}
       onDrop={onDrop}
     >
-      <span aria-hidden="true" className="drop-icon">⤓</span>
+      <span aria-hidden="true" className="drop-icon">
+        ⤓
+      </span>
       <span>{label}</span>
       <input
         ref={input}

@@ -1,6 +1,11 @@
 import { useEngine, useJobs, useStudio } from '../api/context.js';
 
-const PHASE_VERB: Record<string, string> = { generate: 'Generating', invert: 'Inverting', downloadModel: 'Downloading', importModel: 'Importing' };
+const PHASE_VERB: Record<string, string> = {
+  generate: 'Generating',
+  invert: 'Inverting',
+  downloadModel: 'Downloading',
+  importModel: 'Importing',
+};
 
 /** Sidebar indicator: ready / busy (with what) / starting / crashed. */
 export function EngineStatus() {
@@ -9,7 +14,12 @@ export function EngineStatus() {
   let running = undefined as undefined | { kind?: string; label?: string; phase?: string };
   let queued = 0;
   for (const j of jobs.values()) {
-    if (j.state === 'running') running = { ...(j.kind ? { kind: j.kind } : {}), ...(j.label ? { label: j.label } : {}), ...(j.progress ? { phase: j.progress.phase } : {}) };
+    if (j.state === 'running')
+      running = {
+        ...(j.kind ? { kind: j.kind } : {}),
+        ...(j.label ? { label: j.label } : {}),
+        ...(j.progress ? { phase: j.progress.phase } : {}),
+      };
     if (j.state === 'queued') queued += 1;
   }
   let tone: 'ok' | 'busy' | 'warn' | 'bad';
@@ -21,7 +31,14 @@ export function EngineStatus() {
   else if (running) [tone, text] = ['busy', `${PHASE_VERB[running.kind ?? ''] ?? 'Working'}${running.phase ? ` · ${running.phase}` : ''}`];
   else [tone, text] = ['ok', engine.restarts > 0 ? `Engine ready (restarted ${engine.restarts}×)` : 'Engine ready'];
   return (
-    <div className={`engine-status tone-${tone}`} data-testid="engine-status" data-state={running ? 'busy' : engine.state} data-capabilities={engine.capabilities.join(' ')} role="status" aria-live="polite">
+    <div
+      className={`engine-status tone-${tone}`}
+      data-testid="engine-status"
+      data-state={running ? 'busy' : engine.state}
+      data-capabilities={engine.capabilities.join(' ')}
+      role="status"
+      aria-live="polite"
+    >
       <span className="dot" aria-hidden="true" />
       <span className="engine-text">{text}</span>
       {queued > 0 && <span className="engine-queue">{queued} queued</span>}
@@ -35,7 +52,11 @@ export function EngineBanner() {
   const studio = useStudio();
   if (!engine.banner) return null;
   return (
-    <div className={`banner ${engine.state === 'crashed' || engine.state === 'stopped' ? 'banner-bad' : 'banner-warn'}`} role="alert" data-testid="engine-banner">
+    <div
+      className={`banner ${engine.state === 'crashed' || engine.state === 'stopped' ? 'banner-bad' : 'banner-warn'}`}
+      role="alert"
+      data-testid="engine-banner"
+    >
       <span>{engine.banner}</span>
       <button type="button" className="btn-ghost" onClick={() => studio.engine.dismiss()} aria-label="Dismiss notice">
         ✕

@@ -30,7 +30,10 @@ export function LossChart({ values, width = 360, height = 120, log = false, labe
         {g.d && <path d={g.d} className="loss-chart-line" vectorEffect="non-scaling-stroke" />}
       </svg>
       <figcaption>
-        <span>{label}{log ? ' (log)' : ''}</span>
+        <span>
+          {label}
+          {log ? ' (log)' : ''}
+        </span>
         <span>max {formatNumber(g.max)}</span>
         <span>min {formatNumber(g.min)}</span>
         <span data-testid="loss-latest">latest {formatNumber(last)}</span>

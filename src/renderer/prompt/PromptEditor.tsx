@@ -101,7 +101,11 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
         .filter((m) => m.kind === 'dropped')
         .map((m) => ({
           range: range(m),
-          options: { inlineClassName: 'tok-dropped', hoverMessage: { value: m.message }, stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges },
+          options: {
+            inlineClassName: 'tok-dropped',
+            hoverMessage: { value: m.message },
+            stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges,
+          },
         })),
     );
     monaco.editor.setModelMarkers(

@@ -30,7 +30,10 @@ export function promptMonarch(): Monaco.languages.IMonarchLanguage {
     defaultToken: 'word',
     tokenizer: {
       // Monarch compiles rules with the lexer's flags (a regex's own /i is dropped), hence the classes.
-      root: [[/^\s*[Nn][Ee][Gg][Aa][Tt][Ii][Vv][Ee](?:\s+[Pp][Rr][Oo][Mm][Pp][Tt])?\s*:/, { token: 'keyword.negative', next: '@negative' }], ...rules('')],
+      root: [
+        [/^\s*[Nn][Ee][Gg][Aa][Tt][Ii][Vv][Ee](?:\s+[Pp][Rr][Oo][Mm][Pp][Tt])?\s*:/, { token: 'keyword.negative', next: '@negative' }],
+        ...rules(''),
+      ],
       // Once the negative header is seen, the rest of the document is the negative prompt.
       negative: rules('.negative'),
     },
@@ -68,7 +71,9 @@ export function registerPromptLanguage(monaco: typeof Monaco): void {
       const run = parsed.runs.find((r) => offset >= r.start && offset < r.start + r.text.length);
       if (!run || run.text.trim() === '') return null;
       const word = model.getWordAtPosition(position);
-      const contents: Monaco.IMarkdownString[] = [{ value: `weight **${run.weight.toFixed(2)}**${parsed.chunks > 1 ? ` · chunk ${run.chunk + 1}/${parsed.chunks}` : ''}` }];
+      const contents: Monaco.IMarkdownString[] = [
+        { value: `weight **${run.weight.toFixed(2)}**${parsed.chunks > 1 ? ` · chunk ${run.chunk + 1}/${parsed.chunks}` : ''}` },
+      ];
       return word
         ? { contents, range: new monaco.Range(position.lineNumber, word.startColumn, position.lineNumber, word.endColumn) }
         : { contents };
@@ -83,7 +88,13 @@ export function registerPromptLanguage(monaco: typeof Monaco): void {
       const K = monaco.languages.CompletionItemKind;
       return {
         suggestions: [
-          { label: 'BREAK', kind: K.Keyword, insertText: 'BREAK', detail: 'separator (A1111 chunk break; one 77-token window here)', range },
+          {
+            label: 'BREAK',
+            kind: K.Keyword,
+            insertText: 'BREAK',
+            detail: 'separator (A1111 chunk break; one 77-token window here)',
+            range,
+          },
           { label: 'Negative prompt:', kind: K.Keyword, insertText: 'Negative prompt: ', detail: 'the rest is the negative prompt', range },
           {
             label: '(word:weight)',

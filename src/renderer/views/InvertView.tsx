@@ -67,7 +67,10 @@ export function InvertView() {
     if (!intent || intent.view !== 'invert' || intent.seq === handledIntent) return;
     handledIntent = intent.seq;
     const key = `q${++keyCounter}`;
-    setQueue((q) => [...q, { key, name: intent.image.title, src: api.imageUrl(intent.image.file), input: { source: 'library', id: intent.image.libraryId } }]);
+    setQueue((q) => [
+      ...q,
+      { key, name: intent.image.title, src: api.imageUrl(intent.image.file), input: { source: 'library', id: intent.image.libraryId } },
+    ]);
     setSelected(key);
   }, [nav.intent, api]);
 
@@ -76,7 +79,12 @@ export function InvertView() {
     for (const f of files) {
       try {
         const dataUrl = await readAsDataUrl(f);
-        added.push({ key: `q${++keyCounter}`, name: f.name, src: dataUrl, input: { source: 'data', dataUrl, name: f.name.slice(0, 256) || 'image' } });
+        added.push({
+          key: `q${++keyCounter}`,
+          name: f.name,
+          src: dataUrl,
+          input: { source: 'data', dataUrl, name: f.name.slice(0, 256) || 'image' },
+        });
       } catch (e) {
         setNotice(`Could not read ${f.name}: ${studioErrorMessage(e)}`);
       }
@@ -167,7 +175,7 @@ export function InvertView() {
             <ul className="queue" aria-label="Inversion queue" data-testid="invert-queue">
               {queue.map((e) => {
                 const j = jobOf(e);
-                const state = e.submitError ? 'failed' : j?.state ?? (e.jobId ? 'queued' : 'waiting');
+                const state = e.submitError ? 'failed' : (j?.state ?? (e.jobId ? 'queued' : 'waiting'));
                 return (
                   <li key={e.key}>
                     <div className={`queue-item${current?.key === e.key ? ' selected' : ''}`} data-testid="queue-item" data-state={state}>
@@ -187,7 +195,12 @@ export function InvertView() {
                       <span className="btn-row">
                         <StateBadge state={state} progress={j} />
                         {!e.jobId && (
-                          <button type="button" className="btn-ghost" aria-label={`Remove ${e.name} from the queue`} onClick={() => remove(e.key)}>
+                          <button
+                            type="button"
+                            className="btn-ghost"
+                            aria-label={`Remove ${e.name} from the queue`}
+                            onClick={() => remove(e.key)}
+                          >
                             ✕
                           </button>
                         )}
@@ -204,7 +217,12 @@ export function InvertView() {
             <div className="field-row">
               <label className="field" htmlFor={ids.preset}>
                 <span>Preset</span>
-                <select id={ids.preset} value={effectivePreset} onChange={(e) => setPreset(e.target.value as InversionPreset)} data-testid="invert-preset">
+                <select
+                  id={ids.preset}
+                  value={effectivePreset}
+                  onChange={(e) => setPreset(e.target.value as InversionPreset)}
+                  data-testid="invert-preset"
+                >
                   {PRESETS.map((p) => (
                     <option key={p.value} value={p.value} title={p.hint}>
                       {p.label}
@@ -214,7 +232,12 @@ export function InvertView() {
               </label>
               <label className="field" htmlFor={ids.objective}>
                 <span>Objective</span>
-                <select id={ids.objective} value={objective} onChange={(e) => setObjective(e.target.value as InversionObjective | '')} data-testid="invert-objective">
+                <select
+                  id={ids.objective}
+                  value={objective}
+                  onChange={(e) => setObjective(e.target.value as InversionObjective | '')}
+                  data-testid="invert-objective"
+                >
                   <option value="">Preset default</option>
                   {OBJECTIVES.map((o) => (
                     <option key={o.value} value={o.value}>
@@ -230,7 +253,16 @@ export function InvertView() {
               <div className="field-row" style={{ marginTop: 8 }}>
                 <label className="field" htmlFor={ids.iterations}>
                   <span>Iterations</span>
-                  <input id={ids.iterations} type="number" min={1} max={10000} placeholder="preset" value={iterations} onChange={(e) => setIterations(e.target.value)} data-testid="invert-iterations" />
+                  <input
+                    id={ids.iterations}
+                    type="number"
+                    min={1}
+                    max={10000}
+                    placeholder="preset"
+                    value={iterations}
+                    onChange={(e) => setIterations(e.target.value)}
+                    data-testid="invert-iterations"
+                  />
                 </label>
                 <label className="field" htmlFor={ids.seed}>
                   <span>Noise seed</span>
@@ -243,7 +275,13 @@ export function InvertView() {
               </label>
             </details>
             <div className="btn-row" style={{ marginTop: 12 }}>
-              <button type="button" className="primary" onClick={() => void run()} disabled={pending.length === 0 || submitting} data-testid="invert-run">
+              <button
+                type="button"
+                className="primary"
+                onClick={() => void run()}
+                disabled={pending.length === 0 || submitting}
+                data-testid="invert-run"
+              >
                 {pending.length > 1 ? `Run ${pending.length} images` : 'Run'}
               </button>
               <button
@@ -261,7 +299,11 @@ export function InvertView() {
                 </button>
               )}
             </div>
-            {notice && <p className="error-text small" role="alert">{notice}</p>}
+            {notice && (
+              <p className="error-text small" role="alert">
+                {notice}
+              </p>
+            )}
           </div>
         </div>
 
@@ -270,8 +312,8 @@ export function InvertView() {
             <InversionPanel entry={current} job={job} />
           ) : (
             <div className="panel muted" data-testid="invert-empty">
-              Add an image to start. The studio captions it, refines the text embedding until the model regenerates the image, then reads the embedding back as
-              text. Candidates are snapshotted along the way; cancelling keeps the best one so far.
+              Add an image to start. The studio captions it, refines the text embedding until the model regenerates the image, then reads
+              the embedding back as text. Candidates are snapshotted along the way; cancelling keeps the best one so far.
             </div>
           )}
         </div>
@@ -283,8 +325,15 @@ export function InvertView() {
 function StateBadge({ state, progress }: { state: string; progress?: JobView | undefined }) {
   const tone = state === 'done' ? 'ok' : state === 'failed' ? 'bad' : state === 'cancelled' ? 'warn' : state === 'running' ? 'busy' : '';
   const pct =
-    state === 'running' && progress?.progress && progress.progress.total > 0 ? ` ${Math.round((100 * progress.progress.step) / progress.progress.total)}%` : '';
-  return <span className={`badge ${tone}`}>{state}{pct}</span>;
+    state === 'running' && progress?.progress && progress.progress.total > 0
+      ? ` ${Math.round((100 * progress.progress.step) / progress.progress.total)}%`
+      : '';
+  return (
+    <span className={`badge ${tone}`}>
+      {state}
+      {pct}
+    </span>
+  );
 }
 
 function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | undefined }) {
@@ -296,7 +345,7 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
   useEffect(() => setChosen(undefined), [entry.key, inversion]);
 
   const p = job?.progress;
-  const state = entry.submitError ? 'failed' : job?.state ?? (entry.jobId ? 'queued' : 'waiting');
+  const state = entry.submitError ? 'failed' : (job?.state ?? (entry.jobId ? 'queued' : 'waiting'));
   const elapsed = job?.startedAt ? ((job.endedAt ?? Date.now()) - job.startedAt) / 1000 : undefined;
   const iters = p?.phase === 'refining' ? { step: p.step, total: p.total } : job?.iterations;
   const [logScale, setLogScale] = useState(false);
@@ -311,19 +360,18 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
           <h2 style={{ margin: 0 }}>{entry.name}</h2>
           <StateBadge state={state} progress={job} />
           <span className="spacer" />
-          {job?.state === 'queued' && job.position !== undefined && <span className="muted small">{job.position === 0 ? 'next in line' : `${job.position} ahead`}</span>}
+          {job?.state === 'queued' && job.position !== undefined && (
+            <span className="muted small">{job.position === 0 ? 'next in line' : `${job.position} ahead`}</span>
+          )}
         </div>
         {(p || state === 'running') && (
           <>
             <div className="stat-row" aria-live="polite">
               <span>
-                Phase <strong data-testid="invert-phase">{job && isTerminal(job.state) ? job.state : p?.phase ?? 'starting'}</strong>
+                Phase <strong data-testid="invert-phase">{job && isTerminal(job.state) ? job.state : (p?.phase ?? 'starting')}</strong>
               </span>
               <span>
-                Iteration{' '}
-                <strong data-testid="invert-iteration">
-                  {iters ? `${iters.step} / ${iters.total}` : '– / –'}
-                </strong>
+                Iteration <strong data-testid="invert-iteration">{iters ? `${iters.step} / ${iters.total}` : '– / –'}</strong>
               </span>
               {p && p.phase !== 'refining' && !isTerminal(job?.state ?? 'queued') && (
                 <span>
@@ -350,7 +398,12 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
                 Elapsed <strong>{formatDuration(elapsed)}</strong>
               </span>
             </div>
-            <ProgressBar value={iters?.step ?? 0} max={iters?.total ?? 0} label="Inversion progress (iterations)" testId="invert-progress" />
+            <ProgressBar
+              value={iters?.step ?? 0}
+              max={iters?.total ?? 0}
+              label="Inversion progress (iterations)"
+              testId="invert-progress"
+            />
             {p?.message && <p className="muted small">{p.message}</p>}
           </>
         )}
@@ -375,7 +428,15 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
             alt="Current reconstruction"
             testId="invert-preview"
             placeholder={state === 'running' ? 'Waiting for the first preview…' : 'Reconstruction appears here'}
-            caption={inversion ? (job?.state === 'cancelled' ? 'Best so far' : 'Best candidate') : job?.preview ? `Current (step ${p?.step ?? '?'})` : 'Current'}
+            caption={
+              inversion
+                ? job?.state === 'cancelled'
+                  ? 'Best so far'
+                  : 'Best candidate'
+                : job?.preview
+                  ? `Current (step ${p?.step ?? '?'})`
+                  : 'Current'
+            }
             pixelated
           />
         </div>
@@ -427,7 +488,12 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
             >
               {copied ? 'Copied' : 'Copy'}
             </button>
-            <button type="button" className="primary" data-testid="open-in-prompt" onClick={() => navigate('prompt', { view: 'prompt', prompt: prompt ?? '' })}>
+            <button
+              type="button"
+              className="primary"
+              data-testid="open-in-prompt"
+              onClick={() => navigate('prompt', { view: 'prompt', prompt: prompt ?? '' })}
+            >
               Open in Prompt editor
             </button>
           </div>

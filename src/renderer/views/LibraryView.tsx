@@ -25,7 +25,11 @@ export function LibraryView() {
 
   const items = useMemo(() => {
     const q = query.trim().toLowerCase();
-    return library.items.filter((i) => (filter === 'all' || i.kind === filter) && (!q || promptOf(i).toLowerCase().includes(q) || (i.title ?? '').toLowerCase().includes(q)));
+    return library.items.filter(
+      (i) =>
+        (filter === 'all' || i.kind === filter) &&
+        (!q || promptOf(i).toLowerCase().includes(q) || (i.title ?? '').toLowerCase().includes(q)),
+    );
   }, [library.items, filter, query]);
   const selected = library.items.find((i) => i.id === selectedId);
 
@@ -34,15 +38,29 @@ export function LibraryView() {
       <div className="view-head">
         <h1>Library</h1>
         <span className="muted">
-          {library.items.length} item{library.items.length === 1 ? '' : 's'} · every generation and inversion, saved as PNG with its parameters
+          {library.items.length} item{library.items.length === 1 ? '' : 's'} · every generation and inversion, saved as PNG with its
+          parameters
         </span>
         <span className="spacer" />
-        <select id={filterId} value={filter} onChange={(e) => setFilter(e.target.value as Filter)} aria-label="Show" data-testid="library-filter">
+        <select
+          id={filterId}
+          value={filter}
+          onChange={(e) => setFilter(e.target.value as Filter)}
+          aria-label="Show"
+          data-testid="library-filter"
+        >
           <option value="all">All</option>
           <option value="generation">Generations</option>
           <option value="inversion">Inversions</option>
         </select>
-        <input id={searchId} type="search" placeholder="Search prompts" aria-label="Search prompts" value={query} onChange={(e) => setQuery(e.target.value)} />
+        <input
+          id={searchId}
+          type="search"
+          placeholder="Search prompts"
+          aria-label="Search prompts"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+        />
         <button type="button" className="secondary" onClick={() => void store.load()}>
           Refresh
         </button>

@@ -42,7 +42,8 @@ export function ModelsView() {
     const id = downloads[m.id];
     if (id) return jobs.get(id);
     // A download started elsewhere (another window, before a reload): match by label.
-    for (const j of jobs.values()) if (j.kind === 'downloadModel' && !isTerminal(j.state) && (j.label === m.id || j.label === m.name)) return j;
+    for (const j of jobs.values())
+      if (j.kind === 'downloadModel' && !isTerminal(j.state) && (j.label === m.id || j.label === m.name)) return j;
     return undefined;
   };
 
@@ -124,7 +125,11 @@ export function ModelsView() {
                   <tr key={m.id} data-testid="model-row" data-model={m.id}>
                     <td>
                       <strong>{m.name}</strong>
-                      {inUse && <span className="badge ok" style={{ marginLeft: 6 }}>in use</span>}
+                      {inUse && (
+                        <span className="badge ok" style={{ marginLeft: 6 }}>
+                          in use
+                        </span>
+                      )}
                       {m.description && <div className="muted small">{m.description}</div>}
                       {m.path && <div className="muted small mono">{m.path}</div>}
                     </td>
@@ -148,7 +153,12 @@ export function ModelsView() {
                     <td>
                       <div className="btn-row">
                         {activeJob ? (
-                          <button type="button" className="secondary" onClick={() => void api.cancel(activeJob.jobId)} data-testid="model-cancel">
+                          <button
+                            type="button"
+                            className="secondary"
+                            onClick={() => void api.cancel(activeJob.jobId)}
+                            data-testid="model-cancel"
+                          >
                             Cancel
                           </button>
                         ) : (
@@ -190,15 +200,32 @@ export function ModelsView() {
         <div className="field-row">
           <label className="field" htmlFor={ids.path} style={{ flex: 1 }}>
             <span>Folder path</span>
-            <input id={ids.path} type="text" value={importPath} onChange={(e) => setImportPath(e.target.value)} placeholder="/path/to/stable-diffusion-v1-5-onnx" data-testid="import-path" />
+            <input
+              id={ids.path}
+              type="text"
+              value={importPath}
+              onChange={(e) => setImportPath(e.target.value)}
+              placeholder="/path/to/stable-diffusion-v1-5-onnx"
+              data-testid="import-path"
+            />
           </label>
-          <button type="button" className="secondary" onClick={() => void importFolder()} disabled={!importPath.trim() || (imp !== undefined && !isTerminal(imp.state))} data-testid="import-button">
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void importFolder()}
+            disabled={!importPath.trim() || (imp !== undefined && !isTerminal(imp.state))}
+            data-testid="import-button"
+          >
             Import
           </button>
         </div>
         {imp && (
           <p className={imp.state === 'failed' ? 'error-text' : 'muted'} role="status">
-            {imp.state === 'done' ? 'Imported.' : imp.state === 'failed' ? `Import failed: ${imp.error?.message ?? ''}` : `Import ${imp.state}${imp.progress ? ` · ${imp.progress.phase}` : ''}…`}
+            {imp.state === 'done'
+              ? 'Imported.'
+              : imp.state === 'failed'
+                ? `Import failed: ${imp.error?.message ?? ''}`
+                : `Import ${imp.state}${imp.progress ? ` · ${imp.progress.phase}` : ''}…`}
           </p>
         )}
       </div>
@@ -209,7 +236,12 @@ export function ModelsView() {
           <div className="settings-grid">
             <label className="field" htmlFor={ids.provider}>
               <span>Execution provider</span>
-              <select id={ids.provider} value={settings.provider} onChange={(e) => void patch({ provider: e.target.value as Provider })} data-testid="settings-provider">
+              <select
+                id={ids.provider}
+                value={settings.provider}
+                onChange={(e) => void patch({ provider: e.target.value as Provider })}
+                data-testid="settings-provider"
+              >
                 {PROVIDERS.map((p) => (
                   <option key={p.value} value={p.value}>
                     {p.label}
@@ -218,17 +250,30 @@ export function ModelsView() {
               </select>
             </label>
             <label className="check" htmlFor={ids.offline}>
-              <input id={ids.offline} type="checkbox" checked={settings.offline} onChange={(e) => void patch({ offline: e.target.checked })} data-testid="settings-offline" />
+              <input
+                id={ids.offline}
+                type="checkbox"
+                checked={settings.offline}
+                onChange={(e) => void patch({ offline: e.target.checked })}
+                data-testid="settings-offline"
+              />
               <span>Offline (never contact a model hub)</span>
             </label>
             <PathSetting id={ids.cache} label="Model cache folder" value={settings.cacheDir} onSave={(v) => void patch({ cacheDir: v })} />
-            <PathSetting id={ids.library} label="Library folder" value={settings.libraryDir} placeholder={engine.libraryDir} onSave={(v) => void patch({ libraryDir: v })} />
+            <PathSetting
+              id={ids.library}
+              label="Library folder"
+              value={settings.libraryDir}
+              placeholder={engine.libraryDir}
+              onSave={(v) => void patch({ libraryDir: v })}
+            />
           </div>
         ) : (
           <p className="muted">Loading settings…</p>
         )}
         <p className="muted small">
-          CUDA on Linux needs onnxruntime's CUDA libraries (opt-in at install); DirectML and CoreML work with the default install. Changes apply to the next job.
+          CUDA on Linux needs onnxruntime's CUDA libraries (opt-in at install); DirectML and CoreML work with the default install. Changes
+          apply to the next job.
         </p>
       </div>
     </div>
@@ -242,17 +287,29 @@ function DownloadProgress({ job }: { job: JobView }) {
   return (
     <div data-testid="model-progress">
       <div className="small">
-        {job.state === 'queued' ? 'queued' : p?.phase ?? 'starting'}
+        {job.state === 'queued' ? 'queued' : (p?.phase ?? 'starting')}
         {total > 0 ? ` · ${formatBytes(done)} of ${formatBytes(total)}` : ''}
         {p?.bytesPerSecond ? ` · ${formatBytes(p.bytesPerSecond)}/s` : ''}
         {p?.etaSeconds !== undefined ? ` · ${formatDuration(p.etaSeconds)} left` : ''}
       </div>
-      <ProgressBar value={total > 0 ? done : p?.step ?? 0} max={total > 0 ? total : p?.total ?? 0} label="Download progress" />
+      <ProgressBar value={total > 0 ? done : (p?.step ?? 0)} max={total > 0 ? total : (p?.total ?? 0)} label="Download progress" />
     </div>
   );
 }
 
-function PathSetting({ id, label, value, placeholder, onSave }: { id: string; label: string; value: string | null; placeholder?: string | undefined; onSave: (v: string | null) => void }) {
+function PathSetting({
+  id,
+  label,
+  value,
+  placeholder,
+  onSave,
+}: {
+  id: string;
+  label: string;
+  value: string | null;
+  placeholder?: string | undefined;
+  onSave: (v: string | null) => void;
+}) {
   const [draft, setDraft] = useState(value ?? '');
   const dirty = draft !== (value ?? '');
   return (
@@ -261,7 +318,14 @@ function PathSetting({ id, label, value, placeholder, onSave }: { id: string; la
         {label}
       </label>
       <div className="btn-row">
-        <input id={id} type="text" value={draft} placeholder={placeholder ?? 'default'} onChange={(e) => setDraft(e.target.value)} style={{ flex: 1 }} />
+        <input
+          id={id}
+          type="text"
+          value={draft}
+          placeholder={placeholder ?? 'default'}
+          onChange={(e) => setDraft(e.target.value)}
+          style={{ flex: 1 }}
+        />
         <button type="button" className="secondary" disabled={!dirty} onClick={() => onSave(draft.trim() ? draft.trim() : null)}>
           Save
         </button>

@@ -133,7 +133,14 @@ export function PromptView({ active }: { active: boolean }) {
   const marks = useMemo<Mark[]>(() => {
     const problems = [
       ...parsedPos.problems.map((p) => ({ start: p.start, end: p.end, kind: 'problem' as const, message: p.message })),
-      ...(negStart >= 0 ? parsedNeg.problems.map((p) => ({ start: p.start + negStart, end: p.end + negStart, kind: 'problem' as const, message: p.message })) : []),
+      ...(negStart >= 0
+        ? parsedNeg.problems.map((p) => ({
+            start: p.start + negStart,
+            end: p.end + negStart,
+            kind: 'problem' as const,
+            message: p.message,
+          }))
+        : []),
     ];
     return [...posCount.marks, ...(negStart >= 0 ? negCount.marks : []), ...problems];
   }, [posCount.marks, negCount.marks, parsedPos, parsedNeg, negStart]);
@@ -181,7 +188,8 @@ export function PromptView({ active }: { active: boolean }) {
   const history = useMemo(
     () =>
       library.items.filter(
-        (i): i is Extract<LibraryItem, { kind: 'generation' }> => i.kind === 'generation' && (i.params.prompt === sentPos || i.params.prompt === parsedPos.plain),
+        (i): i is Extract<LibraryItem, { kind: 'generation' }> =>
+          i.kind === 'generation' && (i.params.prompt === sentPos || i.params.prompt === parsedPos.plain),
       ),
     [library.items, sentPos, parsedPos.plain],
   );
@@ -203,7 +211,14 @@ export function PromptView({ active }: { active: boolean }) {
       </div>
       <div className="prompt-layout">
         <div>
-          <PromptEditor value={doc} replace={replace} onChange={setDoc} marks={marks} onSubmit={() => void generate()} label="Prompt (positive prompt, then an optional 'Negative prompt:' line)" />
+          <PromptEditor
+            value={doc}
+            replace={replace}
+            onChange={setDoc}
+            marks={marks}
+            onSubmit={() => void generate()}
+            label="Prompt (positive prompt, then an optional 'Negative prompt:' line)"
+          />
           <div className={`token-counter${over ? ' over' : ''}`} data-testid="token-counter" aria-live="polite">
             <span
               className="count"
@@ -224,7 +239,9 @@ export function PromptView({ active }: { active: boolean }) {
                 · negative {negCount.result.count} / {negCount.result.limit}
               </span>
             )}
-            {parsedPos.chunks > 1 && <span className="warn-text">BREAK: {parsedPos.chunks} chunks (this engine encodes one 77-token context)</span>}
+            {parsedPos.chunks > 1 && (
+              <span className="warn-text">BREAK: {parsedPos.chunks} chunks (this engine encodes one 77-token context)</span>
+            )}
             {posCount.error && <span className="warn-text">token counter unavailable: {posCount.error}</span>}
           </div>
           <p className="small muted" data-testid="engine-text">
@@ -232,19 +249,28 @@ export function PromptView({ active }: { active: boolean }) {
           </p>
           <label className="field" htmlFor={ids.neg}>
             <span>Negative prompt</span>
-            <textarea id={ids.neg} rows={2} value={negDraft} onChange={(e) => onNegChange(e.target.value)} data-testid="negative-prompt" placeholder="What the image should not contain" />
+            <textarea
+              id={ids.neg}
+              rows={2}
+              value={negDraft}
+              onChange={(e) => onNegChange(e.target.value)}
+              data-testid="negative-prompt"
+              placeholder="What the image should not contain"
+            />
           </label>
           <details className="syntax-help" style={{ marginTop: 8 }}>
             <summary>Prompt syntax</summary>
             <ul>
               <li>
-                <code>(word:1.3)</code> explicit weight, <code>(word)</code> ×1.1, <code>[word]</code> ÷1.1, <code>\(</code> a literal bracket
+                <code>(word:1.3)</code> explicit weight, <code>(word)</code> ×1.1, <code>[word]</code> ÷1.1, <code>\(</code> a literal
+                bracket
               </li>
               <li>
                 <code>BREAK</code> separates (this engine reads one 77-token window); <code>// comment</code> lines are ignored
               </li>
               <li>
-                A line starting <code>Negative prompt:</code> begins the negative prompt (A1111 style). Words past the token limit are struck through.
+                A line starting <code>Negative prompt:</code> begins the negative prompt (A1111 style). Words past the token limit are
+                struck through.
               </li>
               <li>The engine scales each token&apos;s text embedding by its weight and keeps the overall mean (as A1111).</li>
             </ul>
@@ -254,18 +280,45 @@ export function PromptView({ active }: { active: boolean }) {
             <div className="field-row">
               <label className="field" htmlFor={ids.seed}>
                 <span>Seed</span>
-                <input id={ids.seed} type="number" min={0} max={4294967295} value={params.seed} onChange={(e) => set('seed', Math.max(0, Math.floor(num(e.target.value, 0))))} data-testid="gen-seed" />
+                <input
+                  id={ids.seed}
+                  type="number"
+                  min={0}
+                  max={4294967295}
+                  value={params.seed}
+                  onChange={(e) => set('seed', Math.max(0, Math.floor(num(e.target.value, 0))))}
+                  data-testid="gen-seed"
+                />
               </label>
-              <button type="button" className="secondary" onClick={() => set('seed', Math.floor(Math.random() * 0xffffffff))} title="Pick a random seed" data-testid="gen-random-seed">
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => set('seed', Math.floor(Math.random() * 0xffffffff))}
+                title="Pick a random seed"
+                data-testid="gen-random-seed"
+              >
                 Random
               </button>
               <label className="field" htmlFor={ids.steps}>
                 <span>Steps</span>
-                <input id={ids.steps} type="number" min={1} max={150} value={params.steps} onChange={(e) => set('steps', Math.min(150, Math.max(1, Math.floor(num(e.target.value, 20)))))} data-testid="gen-steps" />
+                <input
+                  id={ids.steps}
+                  type="number"
+                  min={1}
+                  max={150}
+                  value={params.steps}
+                  onChange={(e) => set('steps', Math.min(150, Math.max(1, Math.floor(num(e.target.value, 20)))))}
+                  data-testid="gen-steps"
+                />
               </label>
               <label className="field" htmlFor={ids.scheduler}>
                 <span>Scheduler</span>
-                <select id={ids.scheduler} value={params.scheduler} onChange={(e) => set('scheduler', e.target.value as SchedulerName)} data-testid="gen-scheduler">
+                <select
+                  id={ids.scheduler}
+                  value={params.scheduler}
+                  onChange={(e) => set('scheduler', e.target.value as SchedulerName)}
+                  data-testid="gen-scheduler"
+                >
                   {SCHEDULERS.map((s) => (
                     <option key={s.value} value={s.value}>
                       {s.label}
@@ -275,7 +328,16 @@ export function PromptView({ active }: { active: boolean }) {
               </label>
               <label className="field" htmlFor={ids.guidance}>
                 <span>Guidance</span>
-                <input id={ids.guidance} type="number" min={0} max={30} step={0.5} value={params.guidance} onChange={(e) => set('guidance', Math.min(30, Math.max(0, num(e.target.value, 7.5))))} data-testid="gen-guidance" />
+                <input
+                  id={ids.guidance}
+                  type="number"
+                  min={0}
+                  max={30}
+                  step={0.5}
+                  value={params.guidance}
+                  onChange={(e) => set('guidance', Math.min(30, Math.max(0, num(e.target.value, 7.5))))}
+                  data-testid="gen-guidance"
+                />
               </label>
               <label className="field" htmlFor={ids.width}>
                 <span>Width</span>
@@ -289,7 +351,12 @@ export function PromptView({ active }: { active: boolean }) {
               </label>
               <label className="field" htmlFor={ids.height}>
                 <span>Height</span>
-                <select id={ids.height} value={params.height} onChange={(e) => set('height', Number(e.target.value))} data-testid="gen-height">
+                <select
+                  id={ids.height}
+                  value={params.height}
+                  onChange={(e) => set('height', Number(e.target.value))}
+                  data-testid="gen-height"
+                >
                   {withValue(SIZES, params.height).map((s) => (
                     <option key={s} value={s}>
                       {s}
@@ -303,7 +370,13 @@ export function PromptView({ active }: { active: boolean }) {
               <button type="button" className="primary" onClick={() => void generate()} disabled={!!running} data-testid="generate">
                 Generate
               </button>
-              <button type="button" className="secondary" onClick={() => jobId && void api.cancel(jobId)} disabled={!running} data-testid="generate-cancel">
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => jobId && void api.cancel(jobId)}
+                disabled={!running}
+                data-testid="generate-cancel"
+              >
                 Cancel
               </button>
             </div>
@@ -321,11 +394,14 @@ export function PromptView({ active }: { active: boolean }) {
               <>
                 <div className="stat-row" aria-live="polite">
                   <span>
-                    <strong data-testid="generate-phase">{job.state === 'queued' ? 'queued' : p?.phase ?? job.state}</strong>
+                    <strong data-testid="generate-phase">{job.state === 'queued' ? 'queued' : (p?.phase ?? job.state)}</strong>
                   </span>
                   {p && (
                     <span>
-                      Step <strong data-testid="generate-step">{p.step} / {p.total}</strong>
+                      Step{' '}
+                      <strong data-testid="generate-step">
+                        {p.step} / {p.total}
+                      </strong>
                     </span>
                   )}
                   {running && (
@@ -350,7 +426,9 @@ export function PromptView({ active }: { active: boolean }) {
               placeholder={running ? 'Generating…' : 'Your image appears here'}
               pixelated
               {...(resultItem?.kind === 'generation'
-                ? { caption: `seed ${resultItem.params.seed} · ${resultItem.params.steps} steps · ${resultItem.params.scheduler} · ${resultItem.width}×${resultItem.height}` }
+                ? {
+                    caption: `seed ${resultItem.params.seed} · ${resultItem.params.steps} steps · ${resultItem.params.scheduler} · ${resultItem.width}×${resultItem.height}`,
+                  }
                 : {})}
             />
             {result?.warnings.map((w) => (
@@ -421,7 +499,13 @@ function withValue(list: number[], v: number): number[] {
  * Debounced live token count of a parsed prompt section. `base` is the section's offset in the
  * document, so the returned marks are document offsets.
  */
-function useTokenCount(api: ReturnType<typeof useStudio>['api'], parsed: ReturnType<typeof parseEngineText>, base: number, modelSet: string | undefined, active: boolean): Count {
+function useTokenCount(
+  api: ReturnType<typeof useStudio>['api'],
+  parsed: ReturnType<typeof parseEngineText>,
+  base: number,
+  modelSet: string | undefined,
+  active: boolean,
+): Count {
   const [count, setCount] = useState<Count>({ marks: [] });
   const seq = useRef(0);
   useEffect(() => {

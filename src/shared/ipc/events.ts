@@ -83,4 +83,3 @@ export type StudioEventType = StudioEvent['type'];
 export type EventOf<T extends StudioEventType> = Extract<StudioEvent, { type: T }>;
 export type JobEvent = EventOf<'job.queued' | 'job.started' | 'job.progress' | 'job.result' | 'job.failed' | 'job.cancelled'>;
 export type ErrorEvent = EventOf<'error'>;
-

@@ -20,8 +20,17 @@ export type JobKind = z.infer<typeof JobKindSchema>;
  * downloads: downloading, verifying; import: importing.
  */
 export const KNOWN_PHASES = [
-  'loading', 'encoding', 'denoising', 'decoding', 'saving',
-  'captioning', 'refining', 'ranking', 'downloading', 'verifying', 'importing',
+  'loading',
+  'encoding',
+  'denoising',
+  'decoding',
+  'saving',
+  'captioning',
+  'refining',
+  'ranking',
+  'downloading',
+  'verifying',
+  'importing',
 ] as const;
 export type KnownPhase = (typeof KNOWN_PHASES)[number];
 
@@ -70,11 +79,7 @@ export const ModelJobResultSchema = z.strictObject({
   kind: z.enum(['downloadModel', 'importModel']),
   model: ModelInfoSchema,
 });
-export const JobResultSchema = z.discriminatedUnion('kind', [
-  GenerateResultSchema,
-  InvertResultSchema,
-  ModelJobResultSchema,
-]);
+export const JobResultSchema = z.discriminatedUnion('kind', [GenerateResultSchema, InvertResultSchema, ModelJobResultSchema]);
 export type GenerateResult = z.infer<typeof GenerateResultSchema>;
 export type InvertResult = z.infer<typeof InvertResultSchema>;
 export type ModelJobResult = z.infer<typeof ModelJobResultSchema>;

@@ -70,7 +70,11 @@ export function parseClientMessage(raw: unknown, maxChars = MAX_MESSAGE_CHARS): 
   let value: unknown = raw;
   if (typeof raw === 'string' || raw instanceof Uint8Array) {
     const text = typeof raw === 'string' ? raw : new TextDecoder().decode(raw);
-    if (text.length > maxChars) return { ok: false, error: rejectEvent('MESSAGE_TOO_LARGE', `message of ${text.length} characters exceeds the limit of ${maxChars}`, null) };
+    if (text.length > maxChars)
+      return {
+        ok: false,
+        error: rejectEvent('MESSAGE_TOO_LARGE', `message of ${text.length} characters exceeds the limit of ${maxChars}`, null),
+      };
     try {
       value = JSON.parse(text);
     } catch {

@@ -176,4 +176,3 @@ export const ResponseSchemas = {
 export type ResponseOf<T extends RequestType> = z.infer<(typeof ResponseSchemas)[T]>;
 /** The request object without its `type` tag: the argument of the convenience methods of StudioApi. */
 export type ParamsOf<T extends RequestType> = Omit<RequestOf<T>, 'type'>;
-

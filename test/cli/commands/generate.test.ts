@@ -49,7 +49,9 @@ describe('inversion-studio generate', () => {
     expect(pa.equals(pb)).toBe(true);
     expect(pa.equals(pc)).toBe(false);
     const meta = readPngMetadata(pa);
-    expect(meta.parameters).toBe('a red fox in a snowy forest\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: 42, Size: 64x64, Model: demo');
+    expect(meta.parameters).toBe(
+      'a red fox in a snowy forest\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: 42, Size: 64x64, Model: demo',
+    );
     expect(meta.json).toMatchObject({ seed: 42, model: 'demo', scheduler: 'ddim' });
     expect(out.join('\n')).toMatch(/wrote .*a\.png \(64x64, demo, ddim 4 steps, guidance 7\.5, seed 42/);
     // Progress bar on stderr, ending with the full bar.
@@ -59,9 +61,20 @@ describe('inversion-studio generate', () => {
 
   it('honours scheduler, guidance, negative prompt and --json', async () => {
     const o = path.join(tmp, 'j.png');
-    expect(await gen('a castle', '--negative', 'fog', '--scheduler', 'euler', '--guidance', '5', '--seed', '1', ...fast, '-o', o, '--json')).toBe(0);
+    expect(
+      await gen('a castle', '--negative', 'fog', '--scheduler', 'euler', '--guidance', '5', '--seed', '1', ...fast, '-o', o, '--json'),
+    ).toBe(0);
     const rec = JSON.parse(out.join('\n'));
-    expect(rec).toMatchObject({ prompt: 'a castle', negativePrompt: 'fog', scheduler: 'euler', guidance: 5, seed: 1, width: 64, height: 64, provider: 'cpu' });
+    expect(rec).toMatchObject({
+      prompt: 'a castle',
+      negativePrompt: 'fog',
+      scheduler: 'euler',
+      guidance: 5,
+      seed: 1,
+      width: 64,
+      height: 64,
+      provider: 'cpu',
+    });
     expect(readPngMetadata(await readFile(o)).parameters).toContain('Negative prompt: fog\nSteps: 4, Sampler: Euler, CFG scale: 5');
   });
 

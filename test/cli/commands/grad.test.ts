@@ -21,8 +21,18 @@ function testModel(withMaxPool = false): Model {
   const b = new GraphBuilder(g, 17);
   b.addInput('x', F, ['batch', 4]);
   b.addInput('ids', DataType.INT64, ['batch', 2]);
-  const w = b.initializer('W', F, [4, 3], Array.from({ length: 12 }, (_v, i) => Math.sin(i + 1)));
-  const table = b.initializer('table', F, [5, 3], Array.from({ length: 15 }, (_v, i) => Math.cos(i)));
+  const w = b.initializer(
+    'W',
+    F,
+    [4, 3],
+    Array.from({ length: 12 }, (_v, i) => Math.sin(i + 1)),
+  );
+  const table = b.initializer(
+    'table',
+    F,
+    [5, 3],
+    Array.from({ length: 15 }, (_v, i) => Math.cos(i)),
+  );
   let x = 'x';
   if (withMaxPool) {
     const x3 = b.reshape('x', [-1, 1, 4]);
@@ -59,7 +69,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('parseShapes', () => {
   it('parses x-, ×- and comma-separated dims and scalars', () => {
-    expect(parseShapes(['sample=1x4x64x64', 'ehs=1×77×768', 't=1,2', 's='])).toEqual({ sample: [1, 4, 64, 64], ehs: [1, 77, 768], t: [1, 2], s: [] });
+    expect(parseShapes(['sample=1x4x64x64', 'ehs=1×77×768', 't=1,2', 's='])).toEqual({
+      sample: [1, 4, 64, 64],
+      ehs: [1, 77, 768],
+      t: [1, 2],
+      s: [],
+    });
     expect(() => parseShapes(['sample:1x4'])).toThrow(/not INPUT=D0xD1/);
     expect(() => parseShapes(['a=1', 'a=2'])).toThrow(/given twice/);
   });
@@ -68,7 +83,19 @@ describe('parseShapes', () => {
 describe('inversion-studio grad', () => {
   it('writes the gradient model with the documented contract and prints what it did', async () => {
     const out = join(dir, 'out.onnx');
-    const r = await cli([join(dir, 'model.onnx'), '--wrt', 'x', '--wrt-initializer', 'table,W', '--shape', 'x=2x4', '--shape', 'ids=2x2', '-o', out]);
+    const r = await cli([
+      join(dir, 'model.onnx'),
+      '--wrt',
+      'x',
+      '--wrt-initializer',
+      'table,W',
+      '--shape',
+      'x=2x4',
+      '--shape',
+      'ids=2x2',
+      '-o',
+      out,
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/nodes: \d+ forward -> \d+ forward\+VJP/);
@@ -172,8 +199,15 @@ describe('inversion-studio grad', () => {
 
   it.skipIf(!haveFixture('peer-a-opset17'))('works on the fixture UNet (skipped without ../shared/fixtures)', async () => {
     const r = await cli([
-      join(fixtureDir('peer-a-opset17'), 'unet.onnx'), '--wrt', 'sample,encoder_hidden_states',
-      '--shape', 'sample=1x4x16x16', '--shape', 'encoder_hidden_states=1x77x32', '-o', join(dir, 'unet_grad.onnx'),
+      join(fixtureDir('peer-a-opset17'), 'unet.onnx'),
+      '--wrt',
+      'sample,encoder_hidden_states',
+      '--shape',
+      'sample=1x4x16x16',
+      '--shape',
+      'encoder_hidden_states=1x77x32',
+      '-o',
+      join(dir, 'unet_grad.onnx'),
     ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -186,15 +220,23 @@ describe('inversion-studio grad', () => {
 
   it('the package bin runs the command (node bin/inversion-studio.js grad …)', () => {
     const out = join(dir, 'bin-out.onnx');
-    const p = spawnSync(process.execPath, [resolve(repoRoot, 'bin/inversion-studio.js'), 'grad', join(dir, 'model.onnx'), '--wrt', 'x', '--shape', 'x=1x4', '-o', out], {
-      encoding: 'utf8',
-      cwd: repoRoot,
-    });
+    const p = spawnSync(
+      process.execPath,
+      [resolve(repoRoot, 'bin/inversion-studio.js'), 'grad', join(dir, 'model.onnx'), '--wrt', 'x', '--shape', 'x=1x4', '-o', out],
+      {
+        encoding: 'utf8',
+        cwd: repoRoot,
+      },
+    );
     expect(p.stderr).not.toMatch(/Error/);
     expect(p.status).toBe(0);
     expect(p.stdout).toMatch(/wrote .*bin-out\.onnx/);
     expect(existsSync(out)).toBe(true);
-    const bad = spawnSync(process.execPath, [resolve(repoRoot, 'bin/inversion-studio.js'), 'grad', join(dir, 'garbage.onnx'), '--wrt', 'x', '-o', out], { encoding: 'utf8', cwd: repoRoot });
+    const bad = spawnSync(
+      process.execPath,
+      [resolve(repoRoot, 'bin/inversion-studio.js'), 'grad', join(dir, 'garbage.onnx'), '--wrt', 'x', '-o', out],
+      { encoding: 'utf8', cwd: repoRoot },
+    );
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/not an ONNX model/);
   });

@@ -15,11 +15,15 @@ import { collectImages, progressLine, readRecords, type InvertRecord } from '../
 
 /** Lets a test wrap the real engine call (fault injection); passes through otherwise. */
 const hooks = vi.hoisted(() => ({
-  wrap: undefined as undefined | ((real: typeof invertFn, m: InversionModels, t: TargetImage, o: InvertOptions) => ReturnType<typeof invertFn>),
+  wrap: undefined as
+    undefined | ((real: typeof invertFn, m: InversionModels, t: TargetImage, o: InvertOptions) => ReturnType<typeof invertFn>),
 }));
 vi.mock('../../../src/main/engine/inversion/invert.js', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../../../src/main/engine/inversion/invert.js')>();
-  return { ...mod, invert: (m: InversionModels, t: TargetImage, o: InvertOptions) => (hooks.wrap ? hooks.wrap(mod.invert, m, t, o) : mod.invert(m, t, o)) };
+  return {
+    ...mod,
+    invert: (m: InversionModels, t: TargetImage, o: InvertOptions) => (hooks.wrap ? hooks.wrap(mod.invert, m, t, o) : mod.invert(m, t, o)),
+  };
 });
 
 let dir: string;
@@ -70,7 +74,12 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'folder', 'b-fox.png'), readFileSync(foxPng));
   writeFileSync(path.join(dir, 'folder', 'a-cat.png'), readFileSync(catPng));
   writeFileSync(path.join(dir, 'folder', 'notes.txt'), 'not an image');
-  writeFileSync(path.join(dir, 'tiny.png'), await sharp({ create: { width: 40, height: 32, channels: 3, background: '#808080' } }).png().toBuffer());
+  writeFileSync(
+    path.join(dir, 'tiny.png'),
+    await sharp({ create: { width: 40, height: 32, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer(),
+  );
   writeFileSync(path.join(dir, 'corrupt.png'), Buffer.concat([readFileSync(catPng).subarray(0, 60), Buffer.from('garbage'.repeat(10))]));
   mkdirSync(path.join(dir, 'empty'));
 });
@@ -79,7 +88,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('helpers', () => {
   it('expands folders to their image files in name order', async () => {
     const files = await collectImages([path.join(dir, 'folder'), catPng]);
-    expect(files.map((f) => path.relative(dir, f))).toEqual([path.join('folder', 'a-cat.png'), path.join('folder', 'b-fox.png'), 'cat.png']);
+    expect(files.map((f) => path.relative(dir, f))).toEqual([
+      path.join('folder', 'a-cat.png'),
+      path.join('folder', 'b-fox.png'),
+      'cat.png',
+    ]);
     await expect(collectImages([path.join(dir, 'empty')])).rejects.toThrow(/contains no image files/);
   });
 
@@ -98,7 +111,18 @@ describe('inversion-studio invert', () => {
     const rec = JSON.parse(readFileSync(json, 'utf8')) as InvertRecord;
     // One image: an object, with the documented fields.
     expect(Array.isArray(rec)).toBe(false);
-    expect(rec).toMatchObject({ image: catPng, initialPrompt: 'a green cat on a sofa', iterations: 4, objective: 'latent', preset: 'fast', model: 'demo', init: 'text', rankedBy: 'pixel-mse', width: 128, height: 128 });
+    expect(rec).toMatchObject({
+      image: catPng,
+      initialPrompt: 'a green cat on a sofa',
+      iterations: 4,
+      objective: 'latent',
+      preset: 'fast',
+      model: 'demo',
+      init: 'text',
+      rankedBy: 'pixel-mse',
+      width: 128,
+      height: 128,
+    });
     expect(typeof rec.prompt).toBe('string');
     expect(rec.prompt.length).toBeGreaterThan(0);
     expect(r.out).toBe(rec.prompt);
@@ -123,8 +147,21 @@ describe('inversion-studio invert', () => {
     const json = path.join(dir, 'folder.json');
     const catInFolder = path.join(dir, 'folder', 'a-cat.png');
     const done: InvertRecord = {
-      image: catInFolder, initialPrompt: 'x', prompt: 'a finished prompt', candidates: [{ prompt: 'a finished prompt', score: 1, iteration: 0, loss: 0, e2tDistance: 0 }],
-      loss: [1], iterations: 1, seconds: 1, objective: 'denoise', preset: 'fast', model: 'demo', init: 'text', rankedBy: 'pixel-mse', width: 128, height: 128, seed: 0,
+      image: catInFolder,
+      initialPrompt: 'x',
+      prompt: 'a finished prompt',
+      candidates: [{ prompt: 'a finished prompt', score: 1, iteration: 0, loss: 0, e2tDistance: 0 }],
+      loss: [1],
+      iterations: 1,
+      seconds: 1,
+      objective: 'denoise',
+      preset: 'fast',
+      model: 'demo',
+      init: 'text',
+      rankedBy: 'pixel-mse',
+      width: 128,
+      height: 128,
+      seed: 0,
     };
     writeFileSync(json, JSON.stringify(done));
     const r = await cli([path.join(dir, 'folder'), ...base(), '--objective', 'denoise', '--iterations', '3', '--json', json]);
@@ -170,7 +207,14 @@ describe('inversion-studio invert', () => {
 
   it('reports unreadable, missing and too-small images, and goes on with the others', async () => {
     const json = path.join(dir, 'bad.json');
-    const r = await cli([path.join(dir, 'corrupt.png'), path.join(dir, 'missing.png'), path.join(dir, 'tiny.png'), ...base(), '--json', json]);
+    const r = await cli([
+      path.join(dir, 'corrupt.png'),
+      path.join(dir, 'missing.png'),
+      path.join(dir, 'tiny.png'),
+      ...base(),
+      '--json',
+      json,
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/corrupt\.png could not be decoded/);
     expect(r.err).toMatch(/cannot read .*missing\.png: no such file/);
@@ -202,7 +246,21 @@ describe('inversion-studio invert', () => {
     const lmCache = mkdtempSync(path.join(tmpdir(), 'invert-lm-'));
     try {
       const demoDir = await testDemoModelSet();
-      const args = [catPng, '--cache', lmCache, '--models', demoDir, '--size', '128', '--init', 'a green cat on a sofa', '--objective', 'denoise', '--iterations', '2'];
+      const args = [
+        catPng,
+        '--cache',
+        lmCache,
+        '--models',
+        demoDir,
+        '--size',
+        '128',
+        '--init',
+        'a green cat on a sofa',
+        '--objective',
+        'denoise',
+        '--iterations',
+        '2',
+      ];
       let lmSeen: string | undefined = 'not called';
       const spy = (real: typeof invertFn, m: InversionModels, t: TargetImage, o: InvertOptions) => {
         lmSeen = o.lm?.name;
@@ -242,7 +300,18 @@ describe('inversion-studio invert', () => {
 
   it('a NaN loss at the start fails the image with a clear message', async () => {
     hooks.wrap = (real, m, t, o) =>
-      real({ ...m, encodePrompt: async (text) => { const e = await m.encodePrompt(text); if (text) e.embedding.fill(NaN, m.dim, 2 * m.dim); return e; } }, t, o);
+      real(
+        {
+          ...m,
+          encodePrompt: async (text) => {
+            const e = await m.encodePrompt(text);
+            if (text) e.embedding.fill(NaN, m.dim, 2 * m.dim);
+            return e;
+          },
+        },
+        t,
+        o,
+      );
     const r = await cli([catPng, ...base(), '--objective', 'denoise', '--iterations', '3']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/the denoise loss is not finite at the first iteration, so there is nothing to refine/);

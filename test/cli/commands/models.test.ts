@@ -30,11 +30,25 @@ beforeEach(async () => {
   await mkdir(manifests);
   await writeFile(
     path.join(manifests, 'tiny.json'),
-    JSON.stringify({ id: 'tiny', title: 'Tiny', kind: 'clip', hubRepo: 'org/tiny', revision: 'main', files: [{ path: 'onnx/model.onnx', size: A.length, sha256: sha(A) }] }),
+    JSON.stringify({
+      id: 'tiny',
+      title: 'Tiny',
+      kind: 'clip',
+      hubRepo: 'org/tiny',
+      revision: 'main',
+      files: [{ path: 'onnx/model.onnx', size: A.length, sha256: sha(A) }],
+    }),
   );
   await writeFile(
     path.join(manifests, 'sdx.json'),
-    JSON.stringify({ id: 'sdx', title: 'SD test', kind: 'diffusion', hubRepo: 'org/sdx', revision: 'main', files: [{ path: 'unet/model.onnx', sizeHint: 2_000_000 }] }),
+    JSON.stringify({
+      id: 'sdx',
+      title: 'SD test',
+      kind: 'diffusion',
+      hubRepo: 'org/sdx',
+      revision: 'main',
+      files: [{ path: 'unet/model.onnx', sizeHint: 2_000_000 }],
+    }),
   );
   server.reset();
   server.files.set('/org/tiny/resolve/main/onnx/model.onnx', A);
@@ -56,7 +70,14 @@ afterEach(async () => {
 const common = () => ['--cache', cache, '--manifests', manifests];
 
 async function sdFolder(root: string): Promise<void> {
-  for (const rel of ['text_encoder/model.onnx', 'unet/model.onnx', 'vae_decoder/model.onnx', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'scheduler/scheduler_config.json']) {
+  for (const rel of [
+    'text_encoder/model.onnx',
+    'unet/model.onnx',
+    'vae_decoder/model.onnx',
+    'tokenizer/vocab.json',
+    'tokenizer/merges.txt',
+    'scheduler/scheduler_config.json',
+  ]) {
     const p = path.join(root, ...rel.split('/'));
     await mkdir(path.dirname(p), { recursive: true });
     await writeFile(p, `data ${rel}`);
@@ -159,7 +180,17 @@ describe('inversion-studio models', () => {
 
   it('formats progress lines with rate and ETA', () => {
     expect(
-      progressLine({ phase: 'download', modelId: 'sd15', file: 'unet/weights.pb', fileIndex: 8, fileCount: 11, bytes: 1_200_000_000, total: 5_480_000_000, rate: 35_200_000, etaSeconds: 121.6 }),
+      progressLine({
+        phase: 'download',
+        modelId: 'sd15',
+        file: 'unet/weights.pb',
+        fileIndex: 8,
+        fileCount: 11,
+        bytes: 1_200_000_000,
+        total: 5_480_000_000,
+        rate: 35_200_000,
+        etaSeconds: 121.6,
+      }),
     ).toBe('sd15 [9/11] unet/weights.pb  1.20 GB / 5.48 GB  21.9%  35.2 MB/s  ETA 2m02s');
   });
 });

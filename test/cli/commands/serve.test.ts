@@ -14,10 +14,29 @@ describe('inversion-studio serve', () => {
     const web = path.join(tmp, 'web');
     mkdirSync(web);
     writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>Inversion Studio</title>');
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/inversion-studio.js'), 'serve', '--port', '0', '--web', web, '--data', path.join(tmp, 'data'), '--library', path.join(tmp, 'lib')], {
-      env: { ...process.env, INVERSION_STUDIO_ENGINE_WORKER: path.join(ROOT, 'test/main/host/fake-engine-worker.ts'), INVERSION_STUDIO_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin/inversion-studio.js'),
+        'serve',
+        '--port',
+        '0',
+        '--web',
+        web,
+        '--data',
+        path.join(tmp, 'data'),
+        '--library',
+        path.join(tmp, 'lib'),
+      ],
+      {
+        env: {
+          ...process.env,
+          INVERSION_STUDIO_ENGINE_WORKER: path.join(ROOT, 'test/main/host/fake-engine-worker.ts'),
+          INVERSION_STUDIO_TOKEN: '',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -47,7 +66,9 @@ describe('inversion-studio serve', () => {
 
   it('explains bad options', async () => {
     const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const c = spawn(process.execPath, [path.join(ROOT, 'bin/inversion-studio.js'), 'serve', '--port', 'abc'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(process.execPath, [path.join(ROOT, 'bin/inversion-studio.js'), 'serve', '--port', 'abc'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let err = '';
       c.stderr.on('data', (d) => (err += d));
       c.on('exit', (code) => resolve({ code, err }));

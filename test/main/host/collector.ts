@@ -29,7 +29,10 @@ export class Collector {
     const found = this.messages.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting; last messages: ${JSON.stringify(this.messages.slice(-5)).slice(0, 2000)}`)), timeoutMs);
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting; last messages: ${JSON.stringify(this.messages.slice(-5)).slice(0, 2000)}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred,
         resolve: (m) => {
@@ -40,10 +43,15 @@ export class Collector {
     });
   }
 
-  waitEvent<T extends StudioEvent['type']>(type: T, pred: (e: Extract<StudioEvent, { type: T }>) => boolean = () => true, timeoutMs?: number): Promise<Extract<StudioEvent, { type: T }>> {
-    return this.wait((m) => m.kind === 'event' && m.event.type === type && pred(m.event as Extract<StudioEvent, { type: T }>), timeoutMs).then(
-      (m) => (m as unknown as { event: Extract<StudioEvent, { type: T }> }).event,
-    );
+  waitEvent<T extends StudioEvent['type']>(
+    type: T,
+    pred: (e: Extract<StudioEvent, { type: T }>) => boolean = () => true,
+    timeoutMs?: number,
+  ): Promise<Extract<StudioEvent, { type: T }>> {
+    return this.wait(
+      (m) => m.kind === 'event' && m.event.type === type && pred(m.event as Extract<StudioEvent, { type: T }>),
+      timeoutMs,
+    ).then((m) => (m as unknown as { event: Extract<StudioEvent, { type: T }> }).event);
   }
 
   waitResponse(id: string, timeoutMs?: number): Promise<ResponseMessage> {

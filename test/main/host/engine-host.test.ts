@@ -41,7 +41,13 @@ function inProcessLauncher(opts: { failStart?: () => boolean } = {}) {
           if (!alive) return;
           if (msg.kind === 'configure') {
             if (opts.failStart?.()) return exit(1, null);
-            service = new EngineService({ engine: createFakeEngine({ stepMs: 20 }), settings: msg.config.settings, libraryDir: msg.config.libraryDir, send: (m) => alive && onMsg(m), progressIntervalMs: 0 });
+            service = new EngineService({
+              engine: createFakeEngine({ stepMs: 20 }),
+              settings: msg.config.settings,
+              libraryDir: msg.config.libraryDir,
+              send: (m) => alive && onMsg(m),
+              progressIntervalMs: 0,
+            });
             onMsg({ kind: 'ready', capabilities: ['generate'], pid: myPid });
           } else if (service) {
             const { jobId, ...m } = msg;
@@ -71,7 +77,13 @@ function inProcessLauncher(opts: { failStart?: () => boolean } = {}) {
 function setup(opts: Parameters<typeof inProcessLauncher>[0] = {}, maxRestarts = 5) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'host-'));
   const l = inProcessLauncher(opts);
-  const host = new EngineHost({ launch: l.launch, settings: new MemorySettingsStore(), libraryDir: () => dir, transport: 'web', maxRestarts });
+  const host = new EngineHost({
+    launch: l.launch,
+    settings: new MemorySettingsStore(),
+    libraryDir: () => dir,
+    transport: 'web',
+    maxRestarts,
+  });
   const out = new Collector();
   const conn = host.connect(out.send);
   let n = 0;
@@ -104,7 +116,10 @@ describe('EngineHost', () => {
     workers[0]!.crash();
     await out.waitEvent('engine.status', (e) => e.state === 'crashed');
     // While the engine is down: status is answered locally, queued jobs can be cancelled.
-    expect(await ask({ type: 'getStatus' })).toMatchObject({ ok: true, result: { engine: 'crashed', jobs: [{ jobId: b.result.jobId }, { jobId: c.result.jobId }] } });
+    expect(await ask({ type: 'getStatus' })).toMatchObject({
+      ok: true,
+      result: { engine: 'crashed', jobs: [{ jobId: b.result.jobId }, { jobId: c.result.jobId }] },
+    });
     expect(await ask({ type: 'cancel', jobId: c.result.jobId })).toMatchObject({ ok: true, result: { cancelled: true } });
     expect((await out.waitEvent('job.failed', (e) => e.jobId === a.result.jobId)).code).toBe('ENGINE_CRASHED');
     await out.waitEvent('engine.status', (e) => e.state === 'restarted');

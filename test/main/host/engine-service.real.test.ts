@@ -33,7 +33,10 @@ describe('EngineService on the real engine (demo model set)', () => {
     expect(short).toMatchObject({ ok: true, result: { count: 6, limit: 75, truncated: false, droppedFrom: null } });
     const words = Array.from({ length: 90 }, (_, i) => (i % 2 ? 'red' : 'fox'));
     const text = words.join(' ');
-    const long = (await ask({ type: 'tokenize', text })) as { ok: true; result: { count: number; truncated: boolean; droppedFrom: number; droppedWords: string[] } };
+    const long = (await ask({ type: 'tokenize', text })) as {
+      ok: true;
+      result: { count: number; truncated: boolean; droppedFrom: number; droppedWords: string[] };
+    };
     expect(long.result.count).toBe(90);
     expect(long.result.truncated).toBe(true);
     expect(long.result.droppedWords).toHaveLength(15);
@@ -56,7 +59,13 @@ describe('EngineService on the real engine (demo model set)', () => {
     expect((await sharp(pngA).raw().toBuffer()).equals(await sharp(pngB).raw().toBuffer())).toBe(true);
     expect(readPngText(pngA).get('parameters')).toMatch(/^a red fox in the snow\nSteps: 3, .*Seed: 7/);
 
-    const inv = (await ask({ type: 'invert', image: { source: 'library', id: (ra.result as { item: { id: string } }).item.id }, preset: 'fast', iterations: 4, init: 'a fox' })) as {
+    const inv = (await ask({
+      type: 'invert',
+      image: { source: 'library', id: (ra.result as { item: { id: string } }).item.id },
+      preset: 'fast',
+      iterations: 4,
+      init: 'a fox',
+    })) as {
       ok: true;
       result: { jobId: string };
     };

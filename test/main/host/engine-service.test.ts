@@ -23,7 +23,11 @@ function setup(stepMs = 5) {
 }
 
 const dataUrl = async () =>
-  `data:image/png;base64,${(await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer()).toString('base64')}`;
+  `data:image/png;base64,${(
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
 
 describe('EngineService (plumbing, injected engine)', () => {
   it('runs jobs one at a time in order, streams progress and stores results in the library', async () => {
@@ -35,12 +39,17 @@ describe('EngineService (plumbing, injected engine)', () => {
     const idB = (b as { result: { jobId: string } }).result.jobId;
     await out.waitEvent('job.result', (e) => e.jobId === idB);
     expect(engine.calls).toEqual(['generate:first', 'generate:second']);
-    const order = out.events().filter((e) => 'jobId' in e).map((e) => `${e.type}:${(e as { jobId: string }).jobId === idA ? 'A' : 'B'}`);
+    const order = out
+      .events()
+      .filter((e) => 'jobId' in e)
+      .map((e) => `${e.type}:${(e as { jobId: string }).jobId === idA ? 'A' : 'B'}`);
     // B starts only after A finished.
     expect(order.indexOf('job.started:B')).toBeGreaterThan(order.indexOf('job.result:A'));
     expect(out.jobEvents(idA).filter((e) => e.type === 'job.progress').length).toBeGreaterThanOrEqual(3);
     const resA = out.jobEvents(idA).find((e) => e.type === 'job.result')!;
-    expect(resA).toMatchObject({ result: { kind: 'generate', item: { kind: 'generation', params: { prompt: 'first', steps: 3, model: 'demo' } } } });
+    expect(resA).toMatchObject({
+      result: { kind: 'generate', item: { kind: 'generation', params: { prompt: 'first', steps: 3, model: 'demo' } } },
+    });
     expect(out.events('library.changed')).toHaveLength(2);
     const list = await ask({ type: 'listLibrary' });
     expect((list as { result: { total: number } }).result.total).toBe(2);
@@ -50,17 +59,26 @@ describe('EngineService (plumbing, injected engine)', () => {
 
   it('cancels queued and running jobs; a cancelled inversion returns and stores its best result', async () => {
     const { out, ask } = setup(30);
-    const run = (await ask({ type: 'invert', image: { source: 'data', dataUrl: await dataUrl(), name: 'target.png' }, iterations: 200 })) as { result: { jobId: string } };
+    const run = (await ask({
+      type: 'invert',
+      image: { source: 'data', dataUrl: await dataUrl(), name: 'target.png' },
+      iterations: 200,
+    })) as { result: { jobId: string } };
     const queued = (await ask({ type: 'generate', prompt: 'never', steps: 2 })) as { result: { jobId: string } };
     await out.waitEvent('job.progress', (e) => e.jobId === run.result.jobId && e.progress.step >= 3);
     expect(((await ask({ type: 'cancel', jobId: queued.result.jobId })) as { result: unknown }).result).toEqual({ cancelled: true });
     expect(((await ask({ type: 'cancel', jobId: run.result.jobId })) as { result: unknown }).result).toEqual({ cancelled: true });
     const cancelled = await out.waitEvent('job.cancelled', (e) => e.jobId === run.result.jobId);
-    expect(cancelled.partial).toMatchObject({ kind: 'invert', item: { kind: 'inversion', inversion: { partial: true, targetFile: expect.stringMatching(/-target\.png$/) } } });
+    expect(cancelled.partial).toMatchObject({
+      kind: 'invert',
+      item: { kind: 'inversion', inversion: { partial: true, targetFile: expect.stringMatching(/-target\.png$/) } },
+    });
     expect(out.jobEvents(queued.result.jobId).map((e) => e.type)).toEqual(['job.queued', 'job.cancelled']);
     expect(((await ask({ type: 'cancel', jobId: 'job-unknown' })) as { result: unknown }).result).toEqual({ cancelled: false });
     const progress = out.jobEvents(run.result.jobId).filter((e) => e.type === 'job.progress');
-    expect(progress.some((e) => e.type === 'job.progress' && e.progress.loss !== undefined && e.progress.etaSeconds !== undefined)).toBe(true);
+    expect(progress.some((e) => e.type === 'job.progress' && e.progress.loss !== undefined && e.progress.etaSeconds !== undefined)).toBe(
+      true,
+    );
   });
 
   it('reports engine errors as job.failed with the engine code, and keeps going', async () => {
@@ -70,7 +88,9 @@ describe('EngineService (plumbing, injected engine)', () => {
     const failed = await out.waitEvent('job.failed', (e) => e.jobId === bad.result.jobId);
     expect(failed.code).toBe('INVALID_ARGUMENT');
     await out.waitEvent('job.result', (e) => e.jobId === good.result.jobId);
-    const img = (await ask({ type: 'invert', image: { source: 'data', dataUrl: 'data:image/png;base64,AAAA' } })) as { result: { jobId: string } };
+    const img = (await ask({ type: 'invert', image: { source: 'data', dataUrl: 'data:image/png;base64,AAAA' } })) as {
+      result: { jobId: string };
+    };
     expect((await out.waitEvent('job.failed', (e) => e.jobId === img.result.jobId)).code).toBe('IMAGE');
   });
 
@@ -90,10 +110,18 @@ describe('EngineService (plumbing, injected engine)', () => {
     for (const m of bad) await service.handle(m);
     const errors = out.events('error');
     expect(errors.map((e) => e.type === 'error' && e.code)).toEqual([
-      'INVALID_MESSAGE', 'INVALID_MESSAGE', 'INVALID_MESSAGE', 'UNKNOWN_REQUEST', 'MESSAGE_TOO_LARGE', 'INVALID_MESSAGE', 'INVALID_MESSAGE', 'MESSAGE_TOO_LARGE',
+      'INVALID_MESSAGE',
+      'INVALID_MESSAGE',
+      'INVALID_MESSAGE',
+      'UNKNOWN_REQUEST',
+      'MESSAGE_TOO_LARGE',
+      'INVALID_MESSAGE',
+      'INVALID_MESSAGE',
+      'MESSAGE_TOO_LARGE',
     ]);
     // Requests whose id was readable also get an error response.
-    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']) expect(out.messages.some((m) => m.kind === 'response' && m.id === id && !m.ok)).toBe(true);
+    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'])
+      expect(out.messages.some((m) => m.kind === 'response' && m.id === id && !m.ok)).toBe(true);
     expect(out.events().filter((e) => e.type !== 'error')).toEqual([]);
     expect(engine.calls).toEqual([]);
     expect(service.jobs()).toEqual([]);
@@ -109,7 +137,9 @@ describe('EngineService (plumbing, injected engine)', () => {
     const res = await out.waitEvent('job.result', (e) => e.jobId === g.result.jobId);
     expect(res.result).toMatchObject({ kind: 'generate', item: { params: { steps: 2, seed: 42 } } });
     const item = (res.result as { item: { id: string } }).item;
-    const inv = (await ask({ type: 'invert', image: { source: 'library', id: item.id }, iterations: 5, init: 'a tower' })) as { result: { jobId: string } };
+    const inv = (await ask({ type: 'invert', image: { source: 'library', id: item.id }, iterations: 5, init: 'a tower' })) as {
+      result: { jobId: string };
+    };
     const r = await out.waitEvent('job.result', (e) => e.jobId === inv.result.jobId);
     expect(r.result).toMatchObject({ kind: 'invert', prompt: 'a tower refined', initialPrompt: 'a tower', iterations: 5 });
     expect((r.result as { loss: number[] }).loss).toHaveLength(5);

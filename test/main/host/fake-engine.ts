@@ -8,7 +8,14 @@ import sharp from 'sharp';
 import { CancelledError, EngineError } from '../../../src/main/engine/errors.js';
 import type { ModelInfo } from '../../../src/shared/ipc/models.js';
 import type { TokenizeResult } from '../../../src/shared/ipc/requests.js';
-import type { EngineAdapter, GenerateOutput, GenerateSpec, InvertOutput, InvertSpec, RunOptions } from '../../../src/main/host/engine-adapter.js';
+import type {
+  EngineAdapter,
+  GenerateOutput,
+  GenerateSpec,
+  InvertOutput,
+  InvertSpec,
+  RunOptions,
+} from '../../../src/main/host/engine-adapter.js';
 
 export interface FakeEngineOptions {
   /** Milliseconds per step. */
@@ -31,7 +38,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 async function solidPng(text: string, seed: number, width: number, height: number): Promise<Buffer> {
   const h = createHash('sha256').update(`${text}|${seed}`).digest();
-  return sharp({ create: { width, height, channels: 3, background: { r: h[0]!, g: h[1]!, b: h[2]! } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: h[0]!, g: h[1]!, b: h[2]! } } })
+    .png()
+    .toBuffer();
 }
 
 export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter & { calls: string[] } {
@@ -59,9 +68,11 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter
     },
     async invert(spec: InvertSpec, { signal, onProgress }: RunOptions): Promise<InvertOutput> {
       calls.push('invert');
-      const meta = await sharp(spec.image).metadata().catch(() => {
-        throw new EngineError('IMAGE', 'could not decode the image');
-      });
+      const meta = await sharp(spec.image)
+        .metadata()
+        .catch(() => {
+          throw new EngineError('IMAGE', 'could not decode the image');
+        });
       if ((meta.width ?? 0) < 8) throw new EngineError('IMAGE', 'image too small');
       const iterations = spec.iterations ?? 10;
       const initialPrompt = spec.init ?? 'a photo';

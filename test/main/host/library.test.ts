@@ -7,7 +7,10 @@ import type { LibraryItem } from '../../../src/shared/ipc/library.js';
 import { Library, newItemId, resolveLibraryFile, ITEM_CHUNK_KEY } from '../../../src/main/host/library.js';
 import { addPngText, readPngText } from '../../../src/main/host/png-text.js';
 
-const png = (r: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } }).png().toBuffer();
+const png = (r: number) =>
+  sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
 
 function genItem(id: string, createdAt: string): LibraryItem {
   return {
@@ -17,7 +20,17 @@ function genItem(id: string, createdAt: string): LibraryItem {
     file: `${id}.png`,
     width: 8,
     height: 8,
-    params: { prompt: 'a cat', negativePrompt: '', seed: 1, steps: 2, scheduler: 'ddim', guidance: 7.5, width: 64, height: 64, model: 'demo' },
+    params: {
+      prompt: 'a cat',
+      negativePrompt: '',
+      seed: 1,
+      steps: 2,
+      scheduler: 'ddim',
+      guidance: 7.5,
+      width: 64,
+      height: 64,
+      model: 'demo',
+    },
   };
 }
 
@@ -60,7 +73,19 @@ describe('Library', () => {
   it('resolves only plain file names inside the library', () => {
     const dir = path.resolve('/lib');
     expect(resolveLibraryFile(dir, 'abc.png')).toBe(path.join(dir, 'abc.png'));
-    for (const bad of ['../x.png', '..%2fx.png', '/etc/passwd', 'a/b.png', 'a\\b.png', '.hidden.png', 'index.json', 'x.png\0', '', 'x.exe', '..']) {
+    for (const bad of [
+      '../x.png',
+      '..%2fx.png',
+      '/etc/passwd',
+      'a/b.png',
+      'a\\b.png',
+      '.hidden.png',
+      'index.json',
+      'x.png\0',
+      '',
+      'x.exe',
+      '..',
+    ]) {
       expect(resolveLibraryFile(dir, bad), bad).toBeUndefined();
     }
   });

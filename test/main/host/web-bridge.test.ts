@@ -26,7 +26,10 @@ let api: StudioApi & { close(): void };
 let base: string;
 const events: StudioEvent[] = [];
 
-function raw(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  pathname: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: bridge.port, path: pathname, headers }, (res) => {
       let body = '';
@@ -51,7 +54,11 @@ function wsStatus(url: string, headers: Record<string, string> = {}): Promise<nu
   });
 }
 
-function waitFor<T extends StudioEvent['type']>(type: T, pred: (e: Extract<StudioEvent, { type: T }>) => boolean = () => true, timeoutMs = 60_000) {
+function waitFor<T extends StudioEvent['type']>(
+  type: T,
+  pred: (e: Extract<StudioEvent, { type: T }>) => boolean = () => true,
+  timeoutMs = 60_000,
+) {
   return new Promise<Extract<StudioEvent, { type: T }>>((resolve, reject) => {
     const hit = events.find((e) => e.type === type && pred(e as Extract<StudioEvent, { type: T }>));
     if (hit) return resolve(hit as Extract<StudioEvent, { type: T }>);
@@ -73,7 +80,10 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bridge-'));
   const webRoot = path.join(dir, 'web');
   mkdirSync(path.join(webRoot, 'assets'), { recursive: true });
-  writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>Inversion Studio</title><script type="module" src="./assets/app.js"></script>');
+  writeFileSync(
+    path.join(webRoot, 'index.html'),
+    '<!doctype html><title>Inversion Studio</title><script type="module" src="./assets/app.js"></script>',
+  );
   writeFileSync(path.join(webRoot, 'assets/app.js'), 'console.log(1)');
   writeFileSync(path.join(dir, 'secret.txt'), 'secret');
   host = new EngineHost({
@@ -85,7 +95,12 @@ beforeAll(async () => {
   await host.start();
   bridge = await startWebBridge({ host, webRoot, port: 0 });
   base = `http://127.0.0.1:${bridge.port}`;
-  api = (await connectWebBridge({ origin: base, token: bridge.token, WebSocket: WebSocket as unknown as WebSocketCtor, reconnect: false })) as StudioApi & { close(): void };
+  api = (await connectWebBridge({
+    origin: base,
+    token: bridge.token,
+    WebSocket: WebSocket as unknown as WebSocketCtor,
+    reconnect: false,
+  })) as StudioApi & { close(): void };
   api.onEvent((e) => events.push(e));
 });
 
@@ -99,7 +114,9 @@ describe('web bridge: access control', () => {
   it('listens on 127.0.0.1 only', async () => {
     const addr = bridge.server.address();
     expect(addr && typeof addr === 'object' && addr.address).toBe('127.0.0.1');
-    const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (external) {
       const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
         const req = http.get({ host: external.address, port: bridge.port, path: '/', timeout: 2000 }, () => resolve(undefined));
@@ -135,7 +152,9 @@ describe('web bridge: access control', () => {
   it('rejects other Host names (DNS rebinding) and non-GET methods', async () => {
     expect((await raw(`/?token=${bridge.token}`, { Host: `evil.example:${bridge.port}` })).status).toBe(421);
     const post = await new Promise<number>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: bridge.port, path: `/?token=${bridge.token}`, method: 'POST' }, (res) => resolve(res.statusCode ?? 0));
+      const req = http.request({ host: '127.0.0.1', port: bridge.port, path: `/?token=${bridge.token}`, method: 'POST' }, (res) =>
+        resolve(res.statusCode ?? 0),
+      );
       req.end('x');
     });
     expect(post).toBe(405);
@@ -199,7 +218,13 @@ describe('web bridge: API over the WebSocket', () => {
     const deadline = Date.now() + 20_000;
     while (got.filter((m) => m.event?.type === 'error').length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     ws.close();
-    expect(got.filter((m) => m.event?.type === 'error').map((m) => m.event!.code)).toEqual(['INVALID_MESSAGE', 'UNKNOWN_REQUEST', 'INVALID_MESSAGE', 'MESSAGE_TOO_LARGE', 'INVALID_MESSAGE']);
+    expect(got.filter((m) => m.event?.type === 'error').map((m) => m.event!.code)).toEqual([
+      'INVALID_MESSAGE',
+      'UNKNOWN_REQUEST',
+      'INVALID_MESSAGE',
+      'MESSAGE_TOO_LARGE',
+      'INVALID_MESSAGE',
+    ]);
     expect(await api.listLibrary()).toEqual(before);
     expect((await api.listJobs()).jobs.length).toBe(jobsBefore);
   });

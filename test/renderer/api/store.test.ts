@@ -45,7 +45,11 @@ describe('JobStore', () => {
       { type: 'job.started', jobId: 'j1', kind: 'invert' },
       { type: 'job.progress', jobId: 'j1', progress: { phase: 'encoding', step: 0, total: 1 } },
       { type: 'job.progress', jobId: 'j1', progress: { phase: 'refining', step: 1, total: 100, loss: 3 } },
-      { type: 'job.progress', jobId: 'j1', progress: { phase: 'refining', step: 2, total: 100, loss: 2, previewPng: 'data:image/png;base64,AAAA' } },
+      {
+        type: 'job.progress',
+        jobId: 'j1',
+        progress: { phase: 'refining', step: 2, total: 100, loss: 2, previewPng: 'data:image/png;base64,AAAA' },
+      },
       { type: 'job.progress', jobId: 'j1', progress: { phase: 'ranking', step: 0, total: 1 } },
     ];
     for (const e of events) s.handle(e);

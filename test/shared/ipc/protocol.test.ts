@@ -72,9 +72,15 @@ describe('IPC contract', () => {
   });
 
   it('rejects oversized strings and messages with MESSAGE_TOO_LARGE', () => {
-    expect(parseClientMessage(msg({ type: 'generate', prompt: 'x'.repeat(4001) }))).toMatchObject({ ok: false, error: { code: 'MESSAGE_TOO_LARGE' } });
+    expect(parseClientMessage(msg({ type: 'generate', prompt: 'x'.repeat(4001) }))).toMatchObject({
+      ok: false,
+      error: { code: 'MESSAGE_TOO_LARGE' },
+    });
     expect(parseClientMessage('x'.repeat(1001), 1000)).toMatchObject({ ok: false, error: { code: 'MESSAGE_TOO_LARGE' } });
-    expect(parseClientMessage({ kind: 'request', id: 'a', request: { type: 'tokenize', text: 'x'.repeat(2000) } }, 1000)).toMatchObject({ ok: false, error: { code: 'MESSAGE_TOO_LARGE' } });
+    expect(parseClientMessage({ kind: 'request', id: 'a', request: { type: 'tokenize', text: 'x'.repeat(2000) } }, 1000)).toMatchObject({
+      ok: false,
+      error: { code: 'MESSAGE_TOO_LARGE' },
+    });
     // An image just over 50 MB: the message fits the envelope limit, the field limit catches it.
     const big = `data:image/png;base64,${'A'.repeat(Math.ceil((50 * 1024 * 1024 + 100_000) / 3) * 4)}`;
     expect(big.length).toBeLessThan(MAX_MESSAGE_CHARS);
@@ -93,9 +99,17 @@ describe('IPC contract', () => {
   });
 
   it('validates host messages on the client side too', () => {
-    expect(parseServerMessage(JSON.stringify({ kind: 'event', event: { type: 'engine.status', state: 'ready', restarts: 0 } }))).toBeDefined();
+    expect(
+      parseServerMessage(JSON.stringify({ kind: 'event', event: { type: 'engine.status', state: 'ready', restarts: 0 } })),
+    ).toBeDefined();
     expect(parseServerMessage({ kind: 'event', event: { type: 'engine.status', state: 'exploded', restarts: 0 } })).toBeUndefined();
     expect(parseServerMessage({ kind: 'response', id: 'a', ok: false, error: { code: 'X', message: 'y' } })).toBeDefined();
-    expect(StudioEventSchema.safeParse({ type: 'job.progress', jobId: 'j', progress: { phase: 'refining', step: 1, total: 2, previewPng: 'data:image/jpeg;base64,AA==' } }).success).toBe(false);
+    expect(
+      StudioEventSchema.safeParse({
+        type: 'job.progress',
+        jobId: 'j',
+        progress: { phase: 'refining', step: 1, total: 2, previewPng: 'data:image/jpeg;base64,AA==' },
+      }).success,
+    ).toBe(false);
   });
 });

@@ -42,7 +42,8 @@ export class GradGraphIndex {
     const nodes = this.graph.nodes;
     for (; this.scanned < nodes.length; this.scanned++) {
       const n = nodes[this.scanned]!;
-      if (this.scanned >= this.from) for (const o of n.outputs) if (o && !this.producers.has(o)) this.producers.set(o, { node: n, seq: this.scanned });
+      if (this.scanned >= this.from)
+        for (const o of n.outputs) if (o && !this.producers.has(o)) this.producers.set(o, { node: n, seq: this.scanned });
       for (const i of new Set(n.inputs)) this.addUse(i, 1);
     }
   }
@@ -129,7 +130,8 @@ export function chainGemms(
       if (index.uses(p.node.outputs[0]!) !== 1) return undefined;
     }
     const node = p.node;
-    if (node.opType !== 'Gemm' || !isDefaultDomain(node.domain) || node.inputs.length > 2 || getAttr(node, 'beta') !== undefined) return undefined;
+    if (node.opType !== 'Gemm' || !isDefaultDomain(node.domain) || node.inputs.length > 2 || getAttr(node, 'beta') !== undefined)
+      return undefined;
     const a = dims(node.inputs[0]!);
     const b = dims(node.inputs[1]!);
     if (a?.length !== 2 || b?.length !== 2) return undefined;

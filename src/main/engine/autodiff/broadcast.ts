@@ -102,7 +102,8 @@ export function expandTo(ctx: EmitContext, x: string, from: readonly number[], t
 export function unbroadcast(ctx: EmitContext, grad: string, gradShape: readonly number[], targetShape: readonly number[]): string {
   if (sameShape(gradShape, targetShape)) return grad;
   const off = gradShape.length - targetShape.length;
-  if (off < 0) throw new EngineError('SHAPE_MISMATCH', `cannot unbroadcast [${gradShape.join(',')}] to the larger shape [${targetShape.join(',')}]`);
+  if (off < 0)
+    throw new EngineError('SHAPE_MISMATCH', `cannot unbroadcast [${gradShape.join(',')}] to the larger shape [${targetShape.join(',')}]`);
   const axes: number[] = [];
   for (let i = 0; i < gradShape.length; i++) {
     if (i < off) axes.push(i);

@@ -108,7 +108,10 @@ export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
   const mul = ctx.node;
   if (mul.opType !== 'Mul' || !isDefaultDomain(mul.domain)) return undefined;
   const [i0, i1] = mul.inputs as [string, string];
-  for (const [x, sgOut] of [[i0, i1], [i1, i0]] as const) {
+  for (const [x, sgOut] of [
+    [i0, i1],
+    [i1, i0],
+  ] as const) {
     const sg = env.producer(sgOut);
     if (!sg || sg.opType !== 'Sigmoid' || !isDefaultDomain(sg.domain) || env.uses(sgOut) !== 1) continue;
     const u = sg.inputs[0]!;
@@ -150,7 +153,6 @@ function scalarOf(ctx: GradContext, name: string): number | undefined {
   return c && c.length === 1 ? c[0] : undefined;
 }
 
-
 /** The other input of a binary node when one input is `x`, else undefined. */
 function otherInput(n: Node, x: string): string | undefined {
   return n.inputs[0] === x ? n.inputs[1] : n.inputs[1] === x ? n.inputs[0] : undefined;
@@ -170,11 +172,17 @@ export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
   const outer = ctx.node;
   if (outer.opType !== 'Mul' || !isDefaultDomain(outer.domain)) return undefined;
   const is = (n: Node | undefined, op: string): n is Node => n !== undefined && n.opType === op && isDefaultDomain(n.domain);
-  for (const [inner, hName] of [[outer.inputs[0]!, outer.inputs[1]!], [outer.inputs[1]!, outer.inputs[0]!]] as const) {
+  for (const [inner, hName] of [
+    [outer.inputs[0]!, outer.inputs[1]!],
+    [outer.inputs[1]!, outer.inputs[0]!],
+  ] as const) {
     const h = scalarOf(ctx, hName);
     const m1 = env.producer(inner);
     if (h === undefined || !is(m1, 'Mul') || env.uses(inner) !== 1) continue;
-    for (const [x, aOut] of [[m1.inputs[0]!, m1.inputs[1]!], [m1.inputs[1]!, m1.inputs[0]!]] as const) {
+    for (const [x, aOut] of [
+      [m1.inputs[0]!, m1.inputs[1]!],
+      [m1.inputs[1]!, m1.inputs[0]!],
+    ] as const) {
       const add = env.producer(aOut);
       if (!is(add, 'Add') || env.uses(aOut) !== 1) continue;
       const eOut = add.inputs.find((i) => is(env.producer(i), 'Erf'));

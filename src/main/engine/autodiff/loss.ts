@@ -81,17 +81,34 @@ export function appendLoss(model: Model, spec: LossSpec, opts: { lossName?: stri
     const v = mean ? b.reduce('ReduceMean', x, axes, keepdims) : b.reduceSum(x, axes, keepdims);
     return rec(v, F, kept);
   };
-  const meanAll = (x: string, shape: number[]): string => (shape.length === 0 ? x : reduce(x, shape, shape.map((_d, i) => i), false, true));
+  const meanAll = (x: string, shape: number[]): string =>
+    shape.length === 0
+      ? x
+      : reduce(
+          x,
+          shape,
+          shape.map((_d, i) => i),
+          false,
+          true,
+        );
 
   const targets: Record<string, string> = {};
   const parts: string[] = [];
   for (const term of terms) {
     const info = model.graph.outputs.find((o) => o.name === term.output);
-    if (!info) throw new EngineError('INVALID_ARGUMENT', `loss term refers to '${term.output}', which is not a graph output (outputs: ${model.graph.outputs.map((o) => o.name).join(', ')})`);
-    if (!isFloatType(info.dtype)) throw new EngineError('INVALID_ARGUMENT', `loss term on '${term.output}': output type ${DataType[info.dtype]} is not floating point`);
+    if (!info)
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `loss term refers to '${term.output}', which is not a graph output (outputs: ${model.graph.outputs.map((o) => o.name).join(', ')})`,
+      );
+    if (!isFloatType(info.dtype))
+      throw new EngineError('INVALID_ARGUMENT', `loss term on '${term.output}': output type ${DataType[info.dtype]} is not floating point`);
     const shape = info.shape;
     if (!shape || !shape.every((d): d is number => typeof d === 'number' && d >= 0)) {
-      throw new EngineError('INVALID_ARGUMENT', `loss term on '${term.output}': the output shape is not static; specialise the model first`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `loss term on '${term.output}': the output shape is not static; specialise the model first`,
+      );
     }
     const tName = term.target ?? `${term.output}_target`;
     if (!graph.inputs.some((v) => v.name === tName)) {
@@ -110,7 +127,9 @@ export function appendLoss(model: Model, spec: LossSpec, opts: { lossName?: stri
       const e = term.kind === 'mse' ? rec(b.op('Mul', [d, d]), F, shape) : rec(b.op('Abs', [d]), F, shape);
       value = meanAll(e, shape);
     } else {
-      let yy = y, tt = t, rows = shape;
+      let yy = y,
+        tt = t,
+        rows = shape;
       if (term.over === 'flattened' || shape.length === 0) {
         const n = shape.reduce((a, c) => a * c, 1);
         rows = [1, n];
@@ -122,7 +141,11 @@ export function appendLoss(model: Model, spec: LossSpec, opts: { lossName?: stri
       const ny = reduce(rec(b.op('Mul', [yy, yy]), F, rows), rows, [last], false, false);
       const nt = reduce(rec(b.op('Mul', [tt, tt]), F, rows), rows, [last], false, false);
       const rowShape = rows.slice(0, -1);
-      const denom = rec(b.op('Max', [rec(b.op('Sqrt', [rec(b.op('Mul', [ny, nt]), F, rowShape)]), F, rowShape), b.scalar(1e-8, F, 'eps')]), F, rowShape);
+      const denom = rec(
+        b.op('Max', [rec(b.op('Sqrt', [rec(b.op('Mul', [ny, nt]), F, rowShape)]), F, rowShape), b.scalar(1e-8, F, 'eps')]),
+        F,
+        rowShape,
+      );
       const cos = rec(b.op('Div', [dot, denom]), F, rowShape);
       const oneMinus = rec(b.op('Sub', [b.scalar(1, F, 'one'), cos]), F, rowShape);
       value = meanAll(oneMinus, rowShape);
@@ -150,7 +173,11 @@ export interface DifferentiateLossResult extends VjpResult {
  * The produced model's inputs: the original inputs + the target inputs (no cotangent inputs);
  * outputs: the original outputs + `loss` + `<name>_grad` per wrt name (= dLoss/d name).
  */
-export function differentiateLoss(model: Model, spec: LossSpec, opts: { wrt?: string[]; wrtInitializers?: string[]; lossName?: string }): DifferentiateLossResult {
+export function differentiateLoss(
+  model: Model,
+  spec: LossSpec,
+  opts: { wrt?: string[]; wrtInitializers?: string[]; lossName?: string },
+): DifferentiateLossResult {
   const appended = appendLoss(model, spec, { ...(opts.lossName ? { lossName: opts.lossName } : {}) });
   const r = buildVjp(appended.model, {
     ...(opts.wrt ? { wrt: opts.wrt } : {}),

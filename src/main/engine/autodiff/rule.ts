@@ -47,7 +47,11 @@ export type GradRule = (ctx: GradContext, gradOutputs: (string | undefined)[]) =
 
 /** Thrown when a node on the gradient path has no rule: names the op, node and what to do. */
 export class MissingGradRuleError extends EngineError {
-  constructor(readonly opType: string, readonly nodeName: string, readonly domain: string) {
+  constructor(
+    readonly opType: string,
+    readonly nodeName: string,
+    readonly domain: string,
+  ) {
     super(
       'MISSING_GRAD_RULE',
       `no gradient rule for op ${domain ? domain + '::' : ''}${opType} (node '${nodeName}') on the path to the requested gradients. ` +

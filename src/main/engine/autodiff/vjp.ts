@@ -110,7 +110,11 @@ function collectConstants(g: Graph): Map<string, Tensor | NumericArray> {
     else if (k === 'value_float' && v.kind === 'float') consts.set(n.outputs[0]!, Float32Array.of(v.value));
     else if (k === 'value_floats' && v.kind === 'floats') consts.set(n.outputs[0]!, Float32Array.from(v.value));
     else if (k === 'value_int' && v.kind === 'int') consts.set(n.outputs[0]!, BigInt64Array.of(BigInt(v.value)));
-    else if (k === 'value_ints' && v.kind === 'ints') consts.set(n.outputs[0]!, BigInt64Array.from(v.value, (x) => BigInt(x)));
+    else if (k === 'value_ints' && v.kind === 'ints')
+      consts.set(
+        n.outputs[0]!,
+        BigInt64Array.from(v.value, (x) => BigInt(x)),
+      );
   }
   return consts;
 }
@@ -128,7 +132,11 @@ function cloneGraph(g: Graph): Graph {
 
 /** For an integer input used as Gather indices into an initializer: suggest differentiating that table. */
 function idsHint(g: Graph, name: string): string {
-  const tables = [...new Set(g.nodes.filter((n) => n.opType === 'Gather' && n.inputs[1] === name && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!))];
+  const tables = [
+    ...new Set(
+      g.nodes.filter((n) => n.opType === 'Gather' && n.inputs[1] === name && g.initializers.has(n.inputs[0]!)).map((n) => n.inputs[0]!),
+    ),
+  ];
   if (tables.length) {
     return `It indexes the embedding table${tables.length > 1 ? 's' : ''} ${tables.map((t) => `'${t}'`).join(', ')}: differentiate with respect to ${tables.length > 1 ? 'them' : 'it'} instead (wrtInitializers / --wrt-initializer ${tables[0]}). `;
   }
@@ -158,7 +166,8 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   const wrtInputs = opts.wrt ?? [];
   const wrtInits = opts.wrtInitializers ?? [];
   const wrtAll = [...new Set([...wrtInputs, ...wrtInits])];
-  if (wrtAll.length === 0) throw new EngineError('INVALID_ARGUMENT', 'nothing to differentiate with respect to: give at least one wrt input or initializer');
+  if (wrtAll.length === 0)
+    throw new EngineError('INVALID_ARGUMENT', 'nothing to differentiate with respect to: give at least one wrt input or initializer');
 
   for (const v of src.inputs) {
     const sym = (v.shape ?? []).filter((d) => typeof d !== 'number' || d < 0);
@@ -176,7 +185,10 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   for (const w of wrtInputs) {
     if (!inputNames.has(w)) {
       const hint = src.initializers.has(w) ? ` ('${w}' is an initializer: use wrtInitializers / --wrt-initializer)` : '';
-      throw new EngineError('INVALID_ARGUMENT', `wrt input '${w}' is not a graph input${hint}. Available inputs: ${listNames(src.inputs.map((v) => `${v.name} (${DataType[v.dtype]})`))}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `wrt input '${w}' is not a graph input${hint}. Available inputs: ${listNames(src.inputs.map((v) => `${v.name} (${DataType[v.dtype]})`))}`,
+      );
     }
   }
   for (const w of wrtInits) {
@@ -215,9 +227,14 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   for (const o of diffOutputs) {
     const info = src.outputs.find((v) => v.name === o);
     if (!info) throw new EngineError('INVALID_ARGUMENT', `output '${o}' is not a graph output. Outputs: ${listNames(outputNames)}`);
-    if (!isFloatType(info.dtype)) throw new EngineError('INVALID_ARGUMENT', `output '${o}' has non-float type ${DataType[info.dtype]} and cannot be differentiated`);
+    if (!isFloatType(info.dtype))
+      throw new EngineError('INVALID_ARGUMENT', `output '${o}' has non-float type ${DataType[info.dtype]} and cannot be differentiated`);
   }
-  if (diffOutputs.length === 0) throw new EngineError('INVALID_ARGUMENT', `the model has no floating-point output to differentiate. Outputs: ${listNames(outputNames)}`);
+  if (diffOutputs.length === 0)
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `the model has no floating-point output to differentiate. Outputs: ${listNames(outputNames)}`,
+    );
 
   const order = topoSort(src);
   const isFloat = (name: string): boolean => {
@@ -251,7 +268,9 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
       );
     }
   }
-  const pathNodes = order.filter((n) => n.outputs.some(onPath) && (n.inputs.some(onPath) || subgraphOuterInputs(n).some((i) => active.has(i))));
+  const pathNodes = order.filter(
+    (n) => n.outputs.some(onPath) && (n.inputs.some(onPath) || subgraphOuterInputs(n).some((i) => active.has(i))),
+  );
 
   // Every rule must exist before anything is emitted: report the first missing one in graph order.
   for (const n of pathNodes) {
@@ -266,13 +285,19 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
 
   const shapeOf = (name: string): number[] => {
     const t = types.get(name);
-    if (!t) throw new EngineError('INVALID_ARGUMENT', `value '${name}' has no recorded type; run specialise(model, shapes) (shape inference) before buildVjp`);
-    if (!t.shape) throw new EngineError('INVALID_ARGUMENT', `value '${name}' has no static shape; run specialise(model, shapes) before buildVjp`);
+    if (!t)
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `value '${name}' has no recorded type; run specialise(model, shapes) (shape inference) before buildVjp`,
+      );
+    if (!t.shape)
+      throw new EngineError('INVALID_ARGUMENT', `value '${name}' has no static shape; run specialise(model, shapes) before buildVjp`);
     return t.shape;
   };
   const dtypeOf = (name: string): DataType => {
     const t = types.get(name);
-    if (!t) throw new EngineError('INVALID_ARGUMENT', `value '${name}' has no recorded type; run specialise(model, shapes) before buildVjp`);
+    if (!t)
+      throw new EngineError('INVALID_ARGUMENT', `value '${name}' has no recorded type; run specialise(model, shapes) before buildVjp`);
     return t.dtype;
   };
   const consts = collectConstants(src);
@@ -315,7 +340,12 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
     const list = contributions.get(v);
     if (!list || list.length === 0) return undefined;
     if (list.length > 1) {
-      const chained = chainGemms(gradIndex, list, (n) => types.get(n)?.shape, (n) => contributed.get(n) === 1);
+      const chained = chainGemms(
+        gradIndex,
+        list,
+        (n) => types.get(n)?.shape,
+        (n) => contributed.get(n) === 1,
+      );
       const sum = addAll({ b }, chained);
       recordGrad(sum, v);
       contributions.set(v, [sum]);
@@ -395,7 +425,8 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
     };
     const first = graph.nodes.length;
     if (opts.fuse !== false && gradOutputs[0]) {
-      const fused = attentionCore(ctx, env, gradOutputs[0]) ?? siluPattern(ctx, env, gradOutputs[0]) ?? geluPattern(ctx, env, gradOutputs[0]);
+      const fused =
+        attentionCore(ctx, env, gradOutputs[0]) ?? siluPattern(ctx, env, gradOutputs[0]) ?? geluPattern(ctx, env, gradOutputs[0]);
       if (fused) {
         const what = fused.handled.map((h) => `${h.opType} '${h.name}'`).join(' + ');
         for (let j = first; j < graph.nodes.length; j++) graph.nodes[j]!.docString = `vjp of ${fused.label}: ${what}`;
@@ -423,10 +454,14 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   for (const w of wrtAll) {
     const g = total(w);
     if (g === undefined) {
-      throw new EngineError('NUMERIC', `no gradient reached '${w}' (every rule on its path reported a zero derivative); refusing to emit a silent zero gradient`);
+      throw new EngineError(
+        'NUMERIC',
+        `no gradient reached '${w}' (every rule on its path reported a zero derivative); refusing to emit a silent zero gradient`,
+      );
     }
     const name = `${w}_grad`;
-    if (used.has(name) || types.has(name)) throw new EngineError('INVALID_ARGUMENT', `cannot add gradient output '${name}': the model already has a value with that name`);
+    if (used.has(name) || types.has(name))
+      throw new EngineError('INVALID_ARGUMENT', `cannot add gradient output '${name}': the model already has a value with that name`);
     b.identity(g, name);
     const t = types.get(w)!;
     b.addOutput(name, t.dtype, [...shapeOf(w)]);
@@ -437,7 +472,9 @@ export function buildVjp(model: Model, opts: VjpOptions): VjpResult {
   for (const [v, list] of contributions) {
     const t = types.get(v);
     if (!t?.shape) continue;
-    for (const g of list) if (!graph.valueInfo.has(g) && !used.has(g) && !inputNames.has(g)) graph.valueInfo.set(g, { name: g, dtype: t.dtype, shape: [...t.shape] });
+    for (const g of list)
+      if (!graph.valueInfo.has(g) && !used.has(g) && !inputNames.has(g))
+        graph.valueInfo.set(g, { name: g, dtype: t.dtype, shape: [...t.shape] });
   }
 
   const forwardOps: Record<string, number> = {};

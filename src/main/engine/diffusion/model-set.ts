@@ -111,7 +111,10 @@ async function openDeterministic(file: string, opts: Parameters<typeof createSes
  * Resolve 'demo', an installed model id ('sd15', 'sd-turbo', an imported name) or a folder path.
  * 'demo' is generated into the cache on first use.
  */
-export async function resolveModelSetDir(dirOrName: string, opts: Pick<LoadModelSetOptions, 'cacheDir' | 'signal' | 'onProgress'> = {}): Promise<{ dir: string; name: string }> {
+export async function resolveModelSetDir(
+  dirOrName: string,
+  opts: Pick<LoadModelSetOptions, 'cacheDir' | 'signal' | 'onProgress'> = {},
+): Promise<{ dir: string; name: string }> {
   if (dirOrName === DEMO_MODEL_ID) {
     const dir = await ensureDemoModelSet(opts.cacheDir, {
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -122,11 +125,20 @@ export async function resolveModelSetDir(dirOrName: string, opts: Pick<LoadModel
   const looksLikePath = dirOrName.includes('/') || dirOrName.includes('\\') || dirOrName.startsWith('.');
   if (looksLikePath || existsSync(dirOrName)) {
     const dir = path.resolve(dirOrName);
-    if (!existsSync(dir)) throw new EngineError('MODEL_FOLDER', `model folder ${dir} does not exist. Pass a diffusers ONNX folder, 'demo', or an installed model name (see \`inversion-studio models list\`).`);
-    if (!statSync(dir).isDirectory()) throw new EngineError('MODEL_FOLDER', `${dir} is a file; pass the model folder that contains text_encoder/, unet/, vae_decoder/, tokenizer/ and scheduler/.`);
+    if (!existsSync(dir))
+      throw new EngineError(
+        'MODEL_FOLDER',
+        `model folder ${dir} does not exist. Pass a diffusers ONNX folder, 'demo', or an installed model name (see \`inversion-studio models list\`).`,
+      );
+    if (!statSync(dir).isDirectory())
+      throw new EngineError(
+        'MODEL_FOLDER',
+        `${dir} is a file; pass the model folder that contains text_encoder/, unet/, vae_decoder/, tokenizer/ and scheduler/.`,
+      );
     return { dir, name: path.basename(dir) };
   }
-  if (!MODEL_ID_PATTERN.test(dirOrName)) throw new EngineError('MODEL_FOLDER', `'${dirOrName}' is neither a model folder nor a model name.`);
+  if (!MODEL_ID_PATTERN.test(dirOrName))
+    throw new EngineError('MODEL_FOLDER', `'${dirOrName}' is neither a model folder nor a model name.`);
   return { dir: await installedModelDir(resolveCacheDir(opts.cacheDir), dirOrName), name: dirOrName };
 }
 
@@ -138,7 +150,11 @@ function floatType(info: TensorInfo | undefined, what: string): FloatType {
 
 function requireInput(s: Session, name: string, component: string): TensorInfo {
   const i = s.input(name);
-  if (!i) throw new EngineError('INVALID_MODEL', `${component}/model.onnx has no input '${name}' (inputs: ${s.inputs.map((x) => x.name).join(', ')}); is this a Stable Diffusion ${component} export?`);
+  if (!i)
+    throw new EngineError(
+      'INVALID_MODEL',
+      `${component}/model.onnx has no input '${name}' (inputs: ${s.inputs.map((x) => x.name).join(', ')}); is this a Stable Diffusion ${component} export?`,
+    );
   return i;
 }
 
@@ -155,23 +171,36 @@ async function readJsonMaybe(file: string): Promise<Record<string, unknown> | un
 }
 
 /** Derive the I/O description from open sessions (exported for tests and tools). */
-export function describeIo(s: { textEncoder: Session; unet: Session; vaeDecoder: Session; vaeEncoder?: Session }, vaeScalingFactor: number, sizeMultiple: number): ModelSetIo {
+export function describeIo(
+  s: { textEncoder: Session; unet: Session; vaeDecoder: Session; vaeEncoder?: Session },
+  vaeScalingFactor: number,
+  sizeMultiple: number,
+): ModelSetIo {
   const ids = requireInput(s.textEncoder, 'input_ids', 'text_encoder');
-  if (ids.type !== 'int32' && ids.type !== 'int64') throw new EngineError('INVALID_MODEL', `text_encoder input_ids has type ${ids.type}; expected int32 or int64`);
+  if (ids.type !== 'int32' && ids.type !== 'int64')
+    throw new EngineError('INVALID_MODEL', `text_encoder input_ids has type ${ids.type}; expected int32 or int64`);
   const textOutput = outputName(s.textEncoder, 'last_hidden_state');
   const textOut = s.textEncoder.output(textOutput)!;
   const sample = requireInput(s.unet, 'sample', 'unet');
   const ts = requireInput(s.unet, 'timestep', 'unet');
   const ehs = requireInput(s.unet, 'encoder_hidden_states', 'unet');
-  if (ts.type !== 'int64' && ts.type !== 'float32' && ts.type !== 'float16') throw new EngineError('INVALID_MODEL', `unet timestep has type ${ts.type}; expected int64, float32 or float16`);
+  if (ts.type !== 'int64' && ts.type !== 'float32' && ts.type !== 'float16')
+    throw new EngineError('INVALID_MODEL', `unet timestep has type ${ts.type}; expected int64, float32 or float16`);
   const seqDim = ids.shape[1];
   const sequenceLength = typeof seqDim === 'number' ? seqDim : 77;
   const hText = textOut.shape[2];
   const hUnet = ehs.shape[2];
   const hiddenSize = typeof hUnet === 'number' ? hUnet : typeof hText === 'number' ? hText : NaN;
-  if (!Number.isFinite(hiddenSize)) throw new EngineError('INVALID_MODEL', 'cannot tell the text embedding width: neither last_hidden_state nor encoder_hidden_states has a fixed last dimension');
+  if (!Number.isFinite(hiddenSize))
+    throw new EngineError(
+      'INVALID_MODEL',
+      'cannot tell the text embedding width: neither last_hidden_state nor encoder_hidden_states has a fixed last dimension',
+    );
   if (typeof hText === 'number' && typeof hUnet === 'number' && hText !== hUnet) {
-    throw new EngineError('INVALID_MODEL', `the text encoder outputs width ${hText} but the UNet expects encoder_hidden_states of width ${hUnet}: the folder mixes components of different models`);
+    throw new EngineError(
+      'INVALID_MODEL',
+      `the text encoder outputs width ${hText} but the UNet expects encoder_hidden_states of width ${hUnet}: the folder mixes components of different models`,
+    );
   }
   const cond = s.unet.input('timestep_cond');
   const condDim = cond?.shape[1];
@@ -215,7 +244,12 @@ export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions 
     opts.onWarning?.(w);
   };
   for (const m of report.warnings) opts.onWarning?.({ type: 'warning', code: 'MODEL_FOLDER', message: m });
-  if (report.extra.length) warn({ type: 'warning', code: 'MODEL_FOLDER', message: `${dir}: not part of the diffusers layout, ignored: ${report.extra.join(', ')}` });
+  if (report.extra.length)
+    warn({
+      type: 'warning',
+      code: 'MODEL_FOLDER',
+      message: `${dir}: not part of the diffusers layout, ignored: ${report.extra.join(', ')}`,
+    });
 
   const loadEncoder = report.hasVaeEncoder && !opts.skipVaeEncoder;
   const total = loadEncoder ? 5 : 4;
@@ -238,7 +272,10 @@ export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions 
   const open = async (component: string): Promise<Session> => {
     progress(component);
     const file = path.join(dir, component, 'model.onnx');
-    const s = component === 'vae_encoder' ? await openDeterministic(file, sessionOpts(component)) : await createSession(file, sessionOpts(component));
+    const s =
+      component === 'vae_encoder'
+        ? await openDeterministic(file, sessionOpts(component))
+        : await createSession(file, sessionOpts(component));
     opened.push(s);
     return s;
   };
@@ -255,7 +292,8 @@ export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions 
     const io = describeIo({ textEncoder, unet, vaeDecoder, ...(vaeEncoder ? { vaeEncoder } : {}) }, sf, sizeMultiple);
 
     let defaults: GenerationDefaults = stamp ? { ...stamp.defaults } : SD_DEFAULTS;
-    if (io.timestepCondDim || schedulerConfig._class_name === 'LCMScheduler') defaults = { ...defaults, scheduler: 'turbo', steps: 4, guidance: 8 };
+    if (io.timestepCondDim || schedulerConfig._class_name === 'LCMScheduler')
+      defaults = { ...defaults, scheduler: 'turbo', steps: 4, guidance: 8 };
     else if (!stamp && (/turbo/i.test(name) || /turbo/i.test(path.basename(dir)))) defaults = TURBO_DEFAULTS;
 
     const set: ModelSet = {

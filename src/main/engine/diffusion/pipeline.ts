@@ -126,7 +126,10 @@ export function validateGenerateRequest(ms: ModelSet, req: GenerateRequest): voi
     throw new EngineError('INVALID_ARGUMENT', m);
   };
   const mult = Math.max(8, ms.io.sizeMultiple);
-  for (const [k, v] of [['width', req.width], ['height', req.height]] as const) {
+  for (const [k, v] of [
+    ['width', req.width],
+    ['height', req.height],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0) bad(`${k} must be a positive integer number of pixels (got ${v})`);
     const fix = Math.max(mult, Math.round(v / mult) * mult);
     if (v % 8 !== 0) bad(`${k} ${v} is not a multiple of 8 (the VAE works on 8x8 blocks); try ${fix}`);
@@ -135,10 +138,13 @@ export function validateGenerateRequest(ms: ModelSet, req: GenerateRequest): voi
   }
   if (!Number.isSafeInteger(req.seed) || req.seed < 0) bad(`seed must be an integer >= 0 (got ${req.seed})`);
   if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > 1000) bad(`steps must be an integer from 1 to 1000 (got ${req.steps})`);
-  if (!Number.isFinite(req.guidance) || req.guidance < 0 || req.guidance > 100) bad(`guidance must be a number from 0 to 100 (got ${req.guidance})`);
+  if (!Number.isFinite(req.guidance) || req.guidance < 0 || req.guidance > 100)
+    bad(`guidance must be a number from 0 to 100 (got ${req.guidance})`);
   const n = ms.io.sequenceLength * ms.io.hiddenSize;
-  if (req.embedding && req.embedding.length !== n) bad(`embedding has ${req.embedding.length} values; model set ${ms.name} needs ${ms.io.sequenceLength}x${ms.io.hiddenSize} = ${n}`);
-  if (req.negativeEmbedding && req.negativeEmbedding.length !== n) bad(`negative embedding has ${req.negativeEmbedding.length} values; expected ${n}`);
+  if (req.embedding && req.embedding.length !== n)
+    bad(`embedding has ${req.embedding.length} values; model set ${ms.name} needs ${ms.io.sequenceLength}x${ms.io.hiddenSize} = ${n}`);
+  if (req.negativeEmbedding && req.negativeEmbedding.length !== n)
+    bad(`negative embedding has ${req.negativeEmbedding.length} values; expected ${n}`);
   if (req.embedding === undefined && req.prompt === undefined) bad('give a prompt or an embedding');
 }
 
@@ -180,7 +186,11 @@ export async function generate(ms: ModelSet, req: GenerateRequest, opts: Generat
   const { signal } = opts;
   // On cancel the error carries the step reached and that step's latent (decode it for a preview).
   const check = (step: number, latents?: Float32Array): void => {
-    if (signal?.aborted) throw new CancelledError<GenerateCancelled>(`generation cancelled at step ${step} of ${req.steps}`, { step, ...(latents ? { latents } : {}) });
+    if (signal?.aborted)
+      throw new CancelledError<GenerateCancelled>(`generation cancelled at step ${step} of ${req.steps}`, {
+        step,
+        ...(latents ? { latents } : {}),
+      });
   };
   const warnings: string[] = [];
   const warn = (w: GenerateWarning): void => {

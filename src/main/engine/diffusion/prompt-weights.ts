@@ -32,7 +32,11 @@ export function parseWeightedText(text: string): WeightedText {
  * @param spans the encoding's per-position source spans (ClipEncoding.spans)
  * @param sequenceLength positions of the encoder input (77)
  */
-export function tokenWeights(charWeights: readonly number[], spans: readonly ({ start: number; end: number } | null)[], sequenceLength: number): Float32Array {
+export function tokenWeights(
+  charWeights: readonly number[],
+  spans: readonly ({ start: number; end: number } | null)[],
+  sequenceLength: number,
+): Float32Array {
   const out = new Float32Array(sequenceLength).fill(1);
   spans.forEach((span, p) => {
     if (span && p < sequenceLength) out[p] = charWeights[span.start] ?? 1;

@@ -86,7 +86,7 @@ export function uniform53(a: number, b: number): number {
 
 // ---- elementary functions from IEEE-exact operations only ----
 
-const LN2_HI = 6.93147180369123816490e-1; // ln 2 rounded to 32 significant bits: e * LN2_HI is exact
+const LN2_HI = 6.9314718036912381649e-1; // ln 2 rounded to 32 significant bits: e * LN2_HI is exact
 const LN2_LO = 1.90821492927058770002e-10; // ln 2 - LN2_HI
 const ATANH_TERMS = 13; // |s| <= 0.1716: s^26/27 < 1e-21
 const INV_ODD = Array.from({ length: ATANH_TERMS }, (_, k) => 1 / (2 * k + 1));

@@ -33,14 +33,22 @@ export async function encodeIds(ms: ModelSet, ids: Int32Array, batch = 1): Promi
   const out = await ms.textEncoder.run({ input_ids: idsTensor(ids, [batch, L], ms.io.idsType) }, [ms.io.names.textOutput]);
   const emb = tensorToFloat32(out[ms.io.names.textOutput]!);
   const expected = batch * L * ms.io.hiddenSize;
-  if (emb.length !== expected) throw new EngineError('INVALID_MODEL', `text encoder returned ${emb.length} values, expected ${expected} ([${batch}, ${L}, ${ms.io.hiddenSize}])`);
+  if (emb.length !== expected)
+    throw new EngineError(
+      'INVALID_MODEL',
+      `text encoder returned ${emb.length} values, expected ${expected} ([${batch}, ${L}, ${ms.io.hiddenSize}])`,
+    );
   return emb;
 }
 
 /** Tokenise and encode a prompt, reporting what was truncated. */
 export async function encodePromptDetailed(ms: ModelSet, text: string): Promise<PromptEncoding> {
   const enc = ms.tokenizer.encode(text);
-  if (enc.ids.length !== ms.io.sequenceLength) throw new EngineError('INVALID_MODEL', `the tokenizer makes ${enc.ids.length} positions but the text encoder takes ${ms.io.sequenceLength}`);
+  if (enc.ids.length !== ms.io.sequenceLength)
+    throw new EngineError(
+      'INVALID_MODEL',
+      `the tokenizer makes ${enc.ids.length} positions but the text encoder takes ${ms.io.sequenceLength}`,
+    );
   const embedding = await encodeIds(ms, enc.ids, 1);
   return { embedding, ids: enc.ids, tokens: enc.tokens, length: enc.length, truncated: enc.truncated, spans: enc.spans };
 }

@@ -60,7 +60,8 @@ export async function runUnet(
   }
   const out = await ms.unet.run(feeds, [io.names.unetOutput]);
   const res = tensorToFloat32(out[io.names.unetOutput]!);
-  if (res.length !== batch * C * h * w) throw new EngineError('INVALID_MODEL', `the UNet returned ${res.length} values for a [${batch},${C},${h},${w}] latent`);
+  if (res.length !== batch * C * h * w)
+    throw new EngineError('INVALID_MODEL', `the UNet returned ${res.length} values for a [${batch},${C},${h},${w}] latent`);
   return res;
 }
 

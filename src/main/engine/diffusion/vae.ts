@@ -16,9 +16,15 @@ export async function decodeLatents(ms: ModelSet, latents: Float32Array, h: numb
   const inv = 1 / ms.io.vaeScalingFactor;
   const z = new Float32Array(latents.length);
   for (let i = 0; i < z.length; i++) z[i] = latents[i]! * inv;
-  const out = await ms.vaeDecoder.run({ latent_sample: floatTensor(z, [1, C, h, w], ms.io.vaeDecoderType) }, [ms.io.names.vaeDecoderOutput]);
+  const out = await ms.vaeDecoder.run({ latent_sample: floatTensor(z, [1, C, h, w], ms.io.vaeDecoderType) }, [
+    ms.io.names.vaeDecoderOutput,
+  ]);
   const img = tensorToFloat32(out[ms.io.names.vaeDecoderOutput]!);
-  if (img.length !== 3 * 64 * h * w) throw new EngineError('INVALID_MODEL', `vae_decoder returned ${img.length} values for a ${h}x${w} latent (expected 3x${8 * h}x${8 * w})`);
+  if (img.length !== 3 * 64 * h * w)
+    throw new EngineError(
+      'INVALID_MODEL',
+      `vae_decoder returned ${img.length} values for a ${h}x${w} latent (expected 3x${8 * h}x${8 * w})`,
+    );
   return img;
 }
 
@@ -31,9 +37,13 @@ export async function encodeImage(ms: ModelSet, image: Float32Array, width: numb
   if (!ms.vaeEncoder || !ms.io.vaeEncoderType || !ms.io.names.vaeEncoderOutput) {
     throw new EngineError('NOT_INSTALLED', `model set ${ms.name} has no vae_encoder/model.onnx; add it to ${ms.dir} to encode images`);
   }
-  if (width % 8 !== 0 || height % 8 !== 0) throw new EngineError('INVALID_ARGUMENT', `image size ${width}x${height} must be a multiple of 8`);
-  if (image.length !== 3 * width * height) throw new EngineError('SHAPE_MISMATCH', `image has ${image.length} values, expected 3x${height}x${width}`);
-  const out = await ms.vaeEncoder.run({ sample: floatTensor(image, [1, 3, height, width], ms.io.vaeEncoderType) }, [ms.io.names.vaeEncoderOutput]);
+  if (width % 8 !== 0 || height % 8 !== 0)
+    throw new EngineError('INVALID_ARGUMENT', `image size ${width}x${height} must be a multiple of 8`);
+  if (image.length !== 3 * width * height)
+    throw new EngineError('SHAPE_MISMATCH', `image has ${image.length} values, expected 3x${height}x${width}`);
+  const out = await ms.vaeEncoder.run({ sample: floatTensor(image, [1, 3, height, width], ms.io.vaeEncoderType) }, [
+    ms.io.names.vaeEncoderOutput,
+  ]);
   const lat = tensorToFloat32(out[ms.io.names.vaeEncoderOutput]!);
   const n = ms.io.latentChannels * (height / 8) * (width / 8);
   // Exports that return [mean, logvar] (8 channels) or a sample: take the first C channels (the mean).

@@ -68,7 +68,10 @@ function mergeRanked(ranked: Scored[], add: Scored[], keep: number): Scored[] {
 }
 
 export function splitWords(text: string): string[] {
-  return text.trim().split(/\s+/).filter((w) => w.length > 0);
+  return text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
 }
 
 /**
@@ -129,7 +132,10 @@ export class HotFlipDecoder implements EmbeddingToText {
   private readonly nllCache = new Map<string, number>();
   private readonly nextCache = new Map<string, string[]>();
 
-  constructor(private readonly oracle: TextEncoderOracle, private readonly opts: HotFlipOptions = {}) {
+  constructor(
+    private readonly oracle: TextEncoderOracle,
+    private readonly opts: HotFlipOptions = {},
+  ) {
     const { dim, words } = oracle;
     this.table = new Float32Array(words.length * dim);
     words.forEach((w, i) => this.table.set(oracle.tokenEmbedding(w.id), i * dim));
@@ -224,7 +230,7 @@ export class HotFlipDecoder implements EmbeddingToText {
   private async addFluency(ranked: Scored[], measured: Scored[], fluency: number, keep: number): Promise<Scored[]> {
     const byDistance = [...measured].sort((a, b) => a.distance - b.distance);
     let out = ranked;
-    for (let s = 0; s < byDistance.length; ) {
+    for (let s = 0; s < byDistance.length;) {
       const bound = out.length >= keep ? out[keep - 1]!.score : Infinity;
       const chunk: Scored[] = [];
       while (s < byDistance.length && chunk.length < NLL_BATCH && byDistance[s]!.distance < bound) chunk.push(byDistance[s++]!);
@@ -264,7 +270,13 @@ export class HotFlipDecoder implements EmbeddingToText {
   }
 
   /** Substitutions and insertions (HotFlip and LM words), deletions and neighbour swaps of one hypothesis. */
-  private async propose(hyp: Scored, target: TextEmbedding, match: MatchTarget, targetLength: number, maxWords: number): Promise<string[][]> {
+  private async propose(
+    hyp: Scored,
+    target: TextEmbedding,
+    match: MatchTarget,
+    targetLength: number,
+    maxWords: number,
+  ): Promise<string[][]> {
     const { dim } = this.oracle;
     const al = align(match, this.oracle.tokens, targetLength, hyp.encoded.length);
     const { cotangent } = alignedDistance(hyp.encoded.embedding, target, al, true);
@@ -290,7 +302,8 @@ export class HotFlipDecoder implements EmbeddingToText {
       if (i < words.length && words.length > 1) out.push([...words.slice(0, i), ...words.slice(i + 1)]);
       // Swapping neighbours reorders in one step what would otherwise take two edits through a
       // worse intermediate text (which the beam may drop), e.g. "a boat the on river".
-      if (i + 1 < words.length && words[i] !== words[i + 1]) out.push([...words.slice(0, i), words[i + 1]!, words[i]!, ...words.slice(i + 2)]);
+      if (i + 1 < words.length && words[i] !== words[i + 1])
+        out.push([...words.slice(0, i), words[i + 1]!, words[i]!, ...words.slice(i + 2)]);
     }
     return out;
   }

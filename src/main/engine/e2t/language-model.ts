@@ -79,10 +79,17 @@ export async function loadCausalLm(opts: HfOptions & { repo?: string }): Promise
     : `Copy the ${repo} hub folder to ${opts.cacheDir}/${repo}.`;
   // The decoder may be onnx/model.onnx or only onnx/decoder_model_merged.onnx (the manifest's
   // file), which transformers.js would not look for by itself.
-  const spec = { label: 'the fluency language model', repo, manifestId: manifest, installHint, files: ['tokenizer.json', 'tokenizer_config.json', ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx']] };
+  const spec = {
+    label: 'the fluency language model',
+    repo,
+    manifestId: manifest,
+    installHint,
+    files: ['tokenizer.json', 'tokenizer_config.json', ['onnx/model.onnx', 'onnx/decoder_model_merged.onnx']],
+  };
   const { t, tokenizer, model } = await loadHubModel(opts, spec, async (t, id, dir) => {
     const modelFile = dir ? causalLmFileName(dir) : undefined;
-    const tokenizer = (await t.AutoTokenizer.from_pretrained(id)) as TokenizerLike & Awaited<ReturnType<typeof t.AutoTokenizer.from_pretrained>>;
+    const tokenizer = (await t.AutoTokenizer.from_pretrained(id)) as TokenizerLike &
+      Awaited<ReturnType<typeof t.AutoTokenizer.from_pretrained>>;
     const model = await t.AutoModelForCausalLM.from_pretrained(id, {
       device: (opts.device ?? 'cpu') as 'cpu',
       dtype: 'fp32',

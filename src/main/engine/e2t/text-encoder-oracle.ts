@@ -35,7 +35,10 @@ export interface OracleOptions {
 }
 
 /** Single-token whole words of a CLIP vocabulary (`cat</w>` → `cat`). */
-export function wordTokens(tokenizer: Pick<TokenizerLike, 'vocabSize' | 'idToToken'>, filter: (w: string) => boolean = (w) => /^[a-z]{2,}$|^[ai]$/.test(w)): WordToken[] {
+export function wordTokens(
+  tokenizer: Pick<TokenizerLike, 'vocabSize' | 'idToToken'>,
+  filter: (w: string) => boolean = (w) => /^[a-z]{2,}$|^[ai]$/.test(w),
+): WordToken[] {
   const out: WordToken[] = [];
   for (let id = 0; id < tokenizer.vocabSize; id++) {
     const tok = tokenizer.idToToken(id);
@@ -45,7 +48,6 @@ export function wordTokens(tokenizer: Pick<TokenizerLike, 'vocabSize' | 'idToTok
   }
   return out;
 }
-
 
 /** A [rows, tokens] ids tensor in the encoder's id type, via runtime/tensors' idsTensor. */
 function batchIds(rows: Int32Array[], dtype: DataType, tokens: number): ort.Tensor {
@@ -58,7 +60,11 @@ function batchIds(rows: Int32Array[], dtype: DataType, tokens: number): ort.Tens
  * Build an oracle for a text-encoder model.
  * @param model the text encoder as read from disk (its `baseDir` resolves external data)
  */
-export async function createTextEncoderOracle(model: Model, tokenizer: TokenizerLike, opts: OracleOptions = {}): Promise<TextEncoderOracle & { release(): Promise<void> }> {
+export async function createTextEncoderOracle(
+  model: Model,
+  tokenizer: TokenizerLike,
+  opts: OracleOptions = {},
+): Promise<TextEncoderOracle & { release(): Promise<void> }> {
   const output = opts.output ?? 'last_hidden_state';
   const idsInfo = model.graph.inputs.find((i) => /input_ids/.test(i.name)) ?? model.graph.inputs[0]!;
   const probe = tokenizer.encode('');
@@ -94,7 +100,13 @@ export async function createTextEncoderOracle(model: Model, tokenizer: Tokenizer
       const out: EncodedText[] = [];
       for (let s = 0; s < texts.length; s += batch) {
         const chunk = texts.slice(s, s + batch).map((t) => tokenizer.encode(t));
-        const feeds: Record<string, ort.Tensor> = { [idsInfo.name]: batchIds(chunk.map((c) => c.ids), idsInfo.dtype, tokens) };
+        const feeds: Record<string, ort.Tensor> = {
+          [idsInfo.name]: batchIds(
+            chunk.map((c) => c.ids),
+            idsInfo.dtype,
+            tokens,
+          ),
+        };
         const res = await encSession.run(feeds, [output]);
         const y = tensorToFloat32(res[output]!);
         chunk.forEach((c, i) => out.push({ embedding: y.slice(i * tokens * dim, (i + 1) * tokens * dim), length: c.length, ids: c.ids }));

@@ -125,13 +125,21 @@ export async function loadHubModel<T>(
   }
   if (ref) {
     const missing = missingFiles(ref.dir, spec.files);
-    if (missing.length) throw new EngineError('NOT_INSTALLED', `${spec.label} in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${spec.installHint}`);
+    if (missing.length)
+      throw new EngineError(
+        'NOT_INSTALLED',
+        `${spec.label} in ${ref.dir} is incomplete (missing ${missing.join(', ')}). ${spec.installHint}`,
+      );
   }
   const t = await loadTransformers(opts);
   try {
     return await load(t, ref?.dir ?? spec.repo, ref?.dir);
   } catch (e) {
     if (!ref) throw e;
-    throw new EngineError('NOT_INSTALLED', `${spec.label} in ${ref.dir} could not be loaded (${(e as Error).message}). ${spec.installHint}`, { cause: e });
+    throw new EngineError(
+      'NOT_INSTALLED',
+      `${spec.label} in ${ref.dir} could not be loaded (${(e as Error).message}). ${spec.installHint}`,
+      { cause: e },
+    );
   }
 }

@@ -65,7 +65,9 @@ function imageError(input: string | Uint8Array, e: unknown): EngineError {
   const msg = (e as Error)?.message ?? String(e);
   const what = describe(input);
   if (/unsupported image format/i.test(msg)) {
-    return new EngineError('IMAGE', `${what} is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF).`, { cause: e });
+    return new EngineError('IMAGE', `${what} is not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIF).`, {
+      cause: e,
+    });
   }
   if (/pixel limit/i.test(msg)) {
     return new EngineError('IMAGE', `${what} is too large to load. Downscale it first.`, { cause: e });
@@ -89,7 +91,11 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
     try {
       st = await stat(input);
     } catch (e) {
-      throw new EngineError('IMAGE', `cannot read ${input}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+      throw new EngineError(
+        'IMAGE',
+        `cannot read ${input}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+        { cause: e },
+      );
     }
     if (!st.isFile()) throw new EngineError('IMAGE', `${input} is not a file`);
     if (st.size === 0) throw new EngineError('IMAGE', `${input} is empty (0 bytes)`);
@@ -111,7 +117,10 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
     throw imageError(input, e);
   }
   if (!ACCEPTED_FORMATS.has(meta.format)) {
-    throw new EngineError('IMAGE', `${describe(input)} is ${meta.format.toUpperCase()}; supported formats are JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIF.`);
+    throw new EngineError(
+      'IMAGE',
+      `${describe(input)} is ${meta.format.toUpperCase()}; supported formats are JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIF.`,
+    );
   }
   if (!meta.width || !meta.height) throw new EngineError('IMAGE', `${describe(input)} has no dimensions (corrupt header?)`);
   if (meta.width * meta.height > maxPixels) throw tooBig(input, meta.width, meta.height, maxPixels);
@@ -127,7 +136,12 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
       .toColourspace('srgb')
       .flatten({ background: { r: 255, g: 255, b: 255 } });
     if (width !== srcW || height !== srcH) {
-      img = img.resize(width, height, { fit: opts.fit ?? 'cover', position: 'centre', background: { r: 255, g: 255, b: 255 }, kernel: 'lanczos3' });
+      img = img.resize(width, height, {
+        fit: opts.fit ?? 'cover',
+        position: 'centre',
+        background: { r: 255, g: 255, b: 255 },
+        kernel: 'lanczos3',
+      });
     }
     raw = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -137,7 +151,14 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
   if (info.width !== width || info.height !== height || info.channels < 3) {
     throw new EngineError('IMAGE', `unexpected decoder output ${info.width}x${info.height}x${info.channels} for ${describe(input)}`);
   }
-  return { data: hwcBytesToChw(data, width, height, info.channels), width, height, sourceWidth: srcW, sourceHeight: srcH, format: meta.format };
+  return {
+    data: hwcBytesToChw(data, width, height, info.channels),
+    width,
+    height,
+    sourceWidth: srcW,
+    sourceHeight: srcH,
+    format: meta.format,
+  };
 }
 
 function tooBig(input: string | Uint8Array, w: number, h: number, max: number): EngineError {
@@ -163,7 +184,8 @@ export function hwcBytesToChw(data: Uint8Array, width: number, height: number, c
 /** CHW float in [-1, 1] → interleaved RGB bytes, clamped and rounded (NaN → 0). */
 export function chwToRgbBytes(chw: Float32Array, width: number, height: number): Buffer {
   const n = width * height;
-  if (chw.length !== 3 * n) throw new EngineError('SHAPE_MISMATCH', `image tensor has ${chw.length} values, expected 3x${height}x${width} = ${3 * n}`);
+  if (chw.length !== 3 * n)
+    throw new EngineError('SHAPE_MISMATCH', `image tensor has ${chw.length} values, expected 3x${height}x${width} = ${3 * n}`);
   const out = Buffer.alloc(3 * n);
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < n; i++) {
@@ -190,7 +212,9 @@ export async function imageToPng(chw: Float32Array, width: number, height: numbe
   checkSize('width', width);
   checkSize('height', height);
   const rgb = chwToRgbBytes(chw, width, height);
-  const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
+  const png = await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 6, adaptiveFiltering: false })
+    .toBuffer();
   const entries: Array<{ key: string; text: string; itxt?: boolean }> = [];
   if (metadata?.parameters !== undefined) {
     const text = typeof metadata.parameters === 'string' ? metadata.parameters : formatA1111(metadata.parameters);

@@ -50,7 +50,8 @@ export function readPngChunks(input: Uint8Array): PngChunk[] {
     const type = buf.toString('latin1', pos + 4, pos + 8);
     if (!/^[A-Za-z]{4}$/.test(type)) throw new EngineError('IMAGE', `PNG is corrupt: invalid chunk type at byte ${pos}`);
     const crc = buf.readUInt32BE(pos + 8 + len);
-    if (crc !== crc32(buf, pos + 4, pos + 8 + len)) throw new EngineError('IMAGE', `PNG is corrupt: CRC mismatch in ${type} chunk at byte ${pos}`);
+    if (crc !== crc32(buf, pos + 4, pos + 8 + len))
+      throw new EngineError('IMAGE', `PNG is corrupt: CRC mismatch in ${type} chunk at byte ${pos}`);
     chunks.push({ type, data: buf.subarray(pos + 8, pos + 8 + len), offset: pos });
     pos = end;
     if (type === 'IEND') break;
@@ -88,7 +89,8 @@ function isLatin1(text: string): boolean {
 /** A tEXt chunk when `text` fits Latin-1, else an uncompressed iTXt chunk (UTF-8). */
 export function textChunk(key: string, text: string): Buffer {
   checkKeyword(key);
-  if (isLatin1(text)) return encodeChunk('tEXt', Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
+  if (isLatin1(text))
+    return encodeChunk('tEXt', Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
   return itxtChunk(key, text);
 }
 
@@ -157,6 +159,7 @@ export function withPngText(png: Uint8Array, entries: Array<{ key: string; text:
 /** Width and height from the IHDR chunk, without decoding anything. */
 export function pngDimensions(input: Uint8Array): { width: number; height: number } {
   const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  if (!isPng(buf) || buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new EngineError('IMAGE', 'not a PNG file (no IHDR)');
+  if (!isPng(buf) || buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR')
+    throw new EngineError('IMAGE', 'not a PNG file (no IHDR)');
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
 }

@@ -23,8 +23,22 @@ export const CAPTIONER_MANIFESTS: Partial<Record<CaptionerName, string>> = {
 
 /** Files transformers.js reads from each captioner's folder (fp32 weights; for Janus only the tokenizer and processor files, its ONNX set varies by dtype). */
 const CAPTIONER_FILES: Record<CaptionerName, readonly string[]> = {
-  'vit-gpt2': ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'onnx/encoder_model.onnx', 'onnx/decoder_model_merged.onnx'],
-  florence2: ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/encoder_model.onnx', 'onnx/decoder_model_merged.onnx'],
+  'vit-gpt2': [
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'preprocessor_config.json',
+    'onnx/encoder_model.onnx',
+    'onnx/decoder_model_merged.onnx',
+  ],
+  florence2: [
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'preprocessor_config.json',
+    'onnx/vision_encoder.onnx',
+    'onnx/embed_tokens.onnx',
+    'onnx/encoder_model.onnx',
+    'onnx/decoder_model_merged.onnx',
+  ],
   janus: ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'],
 };
 
@@ -64,7 +78,10 @@ export interface Captioner {
 }
 
 function clean(text: string): string {
-  return text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Load a captioner; throws EngineError('NOT_INSTALLED') with instructions when absent offline. */
@@ -86,7 +103,8 @@ export async function loadCaptioner(opts: CaptionOptions): Promise<Captioner> {
 async function buildCaptioner(t: Transformers, repo: string, name: CaptionerName, opts: CaptionOptions): Promise<Captioner> {
   const device = (opts.device ?? 'cpu') as 'cpu';
   const maxNewTokens = opts.maxNewTokens ?? 40;
-  const raw = (img: RgbImage) => new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);
+  const raw = (img: RgbImage) =>
+    new t.RawImage(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength), img.width, img.height, 3);
 
   if (name === 'vit-gpt2') {
     const pipe = await t.pipeline('image-to-text', repo, { device, dtype: 'fp32' });
@@ -138,9 +156,13 @@ async function buildCaptioner(t: Transformers, repo: string, name: CaptionerName
         { role: '<|User|>', content: '<image_placeholder>\nDescribe this image in one short sentence.', images: [raw(image)] },
         { role: '<|Assistant|>', content: '' },
       ];
-      const proc = processor as unknown as ((c: unknown) => Promise<Record<string, { dims: number[] }>>) & { batch_decode(ids: unknown, o: object): string[] };
+      const proc = processor as unknown as ((c: unknown) => Promise<Record<string, { dims: number[] }>>) & {
+        batch_decode(ids: unknown, o: object): string[];
+      };
       const inputs = await proc(conversation);
-      const ids = (await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false })) as { slice(...a: unknown[]): unknown };
+      const ids = (await model.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false })) as {
+        slice(...a: unknown[]): unknown;
+      };
       const promptLength = inputs.input_ids!.dims.at(-1)!;
       return clean(proc.batch_decode(ids.slice(null, [promptLength, null]), { skip_special_tokens: true })[0] ?? '');
     },
@@ -167,6 +189,7 @@ export async function captionImage(image: RgbImage, opts: CaptionOptions): Promi
 /** Caption with an already loaded captioner; an empty caption is an error saying what to do. */
 export async function captionWith(captioner: Captioner, image: RgbImage, signal?: AbortSignal): Promise<string> {
   const text = await captioner.caption(image, signal);
-  if (!text) throw new EngineError('RUNTIME', `the ${captioner.name} captioner returned an empty caption; give the start text with --init "TEXT"`);
+  if (!text)
+    throw new EngineError('RUNTIME', `the ${captioner.name} captioner returned an empty caption; give the start text with --init "TEXT"`);
   return text;
 }

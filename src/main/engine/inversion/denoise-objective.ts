@@ -26,12 +26,19 @@ export interface DenoiseObjectiveOptions {
   tMax?: number;
 }
 
-export async function createDenoiseObjective(m: InversionModels, o: DenoiseObjectiveOptions): Promise<Objective & { release(): Promise<void> }> {
+export async function createDenoiseObjective(
+  m: InversionModels,
+  o: DenoiseObjectiveOptions,
+): Promise<Objective & { release(): Promise<void> }> {
   const h = o.height / m.vaeFactor;
   const w = o.width / m.vaeFactor;
   const n = m.latentChannels * h * w;
   const dims = [1, m.latentChannels, h, w];
-  const guided = buildGuidedUnet(m.unet, { latentHeight: h, latentWidth: w, channels: m.latentChannels, tokens: m.tokens, dim: m.dim }, false);
+  const guided = buildGuidedUnet(
+    m.unet,
+    { latentHeight: h, latentWidth: w, channels: m.latentChannels, tokens: m.tokens, dim: m.dim },
+    false,
+  );
   // The MSE lives in the graph, so one run gives the loss and dLoss/dc.
   const diff = differentiateLoss(guided.model, { kind: 'mse', output: GUIDED_OUTPUT }, { wrt: [GUIDED_INPUTS.cond] });
   const session = await sessionFromModel(diff.model, m.sessionOptions);

@@ -33,6 +33,8 @@ export async function inversionModelsFromSet(ms: ModelSet): Promise<InversionMod
       const e = await encodeWeightedPrompt(ms, text);
       return { embedding: e.embedding, length: e.length };
     },
-    ...(ms.vaeEncoder ? { encodeLatent: (img: { data: Float32Array; width: number; height: number }) => encodeImage(ms, img.data, img.width, img.height) } : {}),
+    ...(ms.vaeEncoder
+      ? { encodeLatent: (img: { data: Float32Array; width: number; height: number }) => encodeImage(ms, img.data, img.width, img.height) }
+      : {}),
   };
 }

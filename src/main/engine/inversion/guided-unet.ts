@@ -62,7 +62,14 @@ export function buildGuidedUnet(unet: Model, shape: GuidedUnetShape, cfg: boolea
   const out = g0.outputs[0];
   if (!out) throw new EngineError('INVALID_MODEL', 'the UNet has no outputs');
 
-  const graph = { ...g0, inputs: [] as ValueInfo[], outputs: [] as ValueInfo[], nodes: [...g0.nodes], initializers: new Map(g0.initializers), valueInfo: new Map<string, ValueInfo>() };
+  const graph = {
+    ...g0,
+    inputs: [] as ValueInfo[],
+    outputs: [] as ValueInfo[],
+    nodes: [...g0.nodes],
+    initializers: new Map(g0.initializers),
+    valueInfo: new Map<string, ValueInfo>(),
+  };
   const model: Model = { ...unet, graph };
   const b = new GraphBuilder(graph, defaultOpset(unet), 'guided/');
   const unetNodes = graph.nodes.splice(0);

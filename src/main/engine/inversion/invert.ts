@@ -147,10 +147,17 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     const rgb = { data: chwToRgbBytes(target.data, target.width, target.height), width: target.width, height: target.height };
     initialPrompt = o.init.instance
       ? await captionWith(o.init.instance, rgb, o.signal)
-      : await captionImage(rgb, { cacheDir: o.init.cacheDir, ...(o.init.captioner ? { captioner: o.init.captioner } : {}), ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}), ...(o.init.device ? { device: o.init.device } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+      : await captionImage(rgb, {
+          cacheDir: o.init.cacheDir,
+          ...(o.init.captioner ? { captioner: o.init.captioner } : {}),
+          ...(o.init.offline !== undefined ? { offline: o.init.offline } : {}),
+          ...(o.init.device ? { device: o.init.device } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        });
   } else {
     initialPrompt = randomStartText(m.tokenizer, o.init.words ?? 8, s.seed);
-    if (!initialPrompt) throw new EngineError('INVALID_ARGUMENT', 'the tokenizer has no whole-word tokens to start from: give an initial text');
+    if (!initialPrompt)
+      throw new EngineError('INVALID_ARGUMENT', 'the tokenizer has no whole-word tokens to start from: give an initial text');
   }
   throwIfAborted(o.signal);
 
@@ -158,14 +165,26 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
   emit({ phase: 'encoding', message: initialPrompt });
   const { embedding: c0, length } = await m.encodePrompt(initialPrompt);
   const { embedding: uncond } = await m.encodePrompt('');
-  const renderer = await createRenderer(m, { width: target.width, height: target.height, steps: s.steps, scheduler: s.scheduler, guidance: s.guidance, seed: s.seed, uncond });
+  const renderer = await createRenderer(m, {
+    width: target.width,
+    height: target.height,
+    steps: s.steps,
+    scheduler: s.scheduler,
+    guidance: s.guidance,
+    seed: s.seed,
+    uncond,
+  });
   let objective: Objective & { release(): Promise<void> };
   const releases: (() => Promise<void>)[] = [() => renderer.release()];
   try {
     if (s.objective === 'pixel') {
       objective = await createSamplerObjective(m, renderer, { kind: 'pixel', target: target.data });
     } else {
-      if (!m.encodeLatent) throw new EngineError('MODEL_FOLDER', `the ${s.objective} objective needs a VAE encoder (vae_encoder/model.onnx) in the model folder`);
+      if (!m.encodeLatent)
+        throw new EngineError(
+          'MODEL_FOLDER',
+          `the ${s.objective} objective needs a VAE encoder (vae_encoder/model.onnx) in the model folder`,
+        );
       const targetLatent = await m.encodeLatent(target);
       objective =
         s.objective === 'latent'
@@ -182,7 +201,16 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       mask: positionMask(m.tokens, m.dim, length, s.includePadding),
       snapshotEvery: s.snapshotEvery,
       ...(o.signal ? { signal: o.signal } : {}),
-      onProgress: (e) => emit({ phase: 'refining', iteration: e.iteration, total: e.total, loss: e.loss, bestLoss: e.bestLoss, lr: e.lr, etaSeconds: e.etaSeconds }),
+      onProgress: (e) =>
+        emit({
+          phase: 'refining',
+          iteration: e.iteration,
+          total: e.total,
+          loss: e.loss,
+          bestLoss: e.bestLoss,
+          lr: e.lr,
+          etaSeconds: e.etaSeconds,
+        }),
       onIteration: async (it, c) => {
         if (s.previewEvery > 0 && it % s.previewEvery === 0 && o.onProgress) {
           const img = await renderer.render(c);
@@ -232,7 +260,14 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
       try {
         d = await e2t.decode(
           { data: snap.embedding, tokens: m.tokens, dim: m.dim, length },
-          { init: hypothesis, beam: s.e2tBeam, maxRounds: s.e2tRounds, fluencyWeight, ...(nBest ? { nBest } : {}), ...(decodeSignal ? { signal: decodeSignal } : {}) },
+          {
+            init: hypothesis,
+            beam: s.e2tBeam,
+            maxRounds: s.e2tRounds,
+            fluencyWeight,
+            ...(nBest ? { nBest } : {}),
+            ...(decodeSignal ? { signal: decodeSignal } : {}),
+          },
         );
       } catch (e) {
         if (!(e instanceof CancelledError) || !o.signal?.aborted) throw e;
@@ -267,7 +302,8 @@ export async function invert(m: InversionModels, target: TargetImage, o: InvertO
     const unique = new Map<string, (typeof decoded)[number]>();
     const bestDecoded = decoded.at(-1);
     if (bestDecoded) unique.set(bestDecoded.prompt, bestDecoded);
-    if (!unique.has(initialPrompt)) unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
+    if (!unique.has(initialPrompt))
+      unique.set(initialPrompt, { prompt: initialPrompt, iteration: 0, loss: refined.snapshots[0]!.loss, e2tDistance: 0 });
     for (const d of [...decoded, ...alternatives]) if (!unique.has(d.prompt)) unique.set(d.prompt, d);
     const candidates: Candidate[] = [];
     let index = 0;

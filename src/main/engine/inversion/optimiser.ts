@@ -63,7 +63,10 @@ export class Sgd implements Optimiser {
   private velocity: Float64Array;
   private t = 0;
 
-  constructor(size: number, private readonly momentum = 0) {
+  constructor(
+    size: number,
+    private readonly momentum = 0,
+  ) {
     this.velocity = new Float64Array(size);
   }
 
@@ -72,7 +75,8 @@ export class Sgd implements Optimiser {
   }
 
   step(params: Float32Array, grad: Float32Array, lr: number, mask?: Uint8Array): void {
-    if (params.length !== this.velocity.length || grad.length !== this.velocity.length) throw new RangeError('SGD: parameter/gradient size mismatch');
+    if (params.length !== this.velocity.length || grad.length !== this.velocity.length)
+      throw new RangeError('SGD: parameter/gradient size mismatch');
     this.t++;
     for (let i = 0; i < params.length; i++) {
       if (mask && !mask[i]) continue;

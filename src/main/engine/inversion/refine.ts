@@ -103,7 +103,14 @@ export async function refine(c0: Float32Array, objective: Objective, o: RefineOp
     const done = it + 1;
     if (done % every === 0) snapshots.push({ iteration: done, loss: best.loss, embedding: Float32Array.from(best.embedding) });
     const elapsed = (performance.now() - started) / 1000;
-    o.onProgress?.({ iteration: done, total: o.iterations, loss, bestLoss: best.loss, lr, etaSeconds: (elapsed / done) * (o.iterations - done) });
+    o.onProgress?.({
+      iteration: done,
+      total: o.iterations,
+      loss,
+      bestLoss: best.loss,
+      lr,
+      etaSeconds: (elapsed / done) * (o.iterations - done),
+    });
     await o.onIteration?.(done, c);
   }
   // A run that ended between snapshot points still offers its best embedding as a candidate.

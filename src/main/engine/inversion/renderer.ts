@@ -52,7 +52,11 @@ export async function createRenderer(m: InversionModels, s: RenderSettings): Pro
   const plan = getScheduler(s.scheduler).plan(m.scheduler, s.steps);
   // As diffusers (and generate()): classifier-free guidance only when guidance > 1.
   const cfg = s.guidance > 1;
-  const guided = buildGuidedUnet(m.unet, { latentHeight: h, latentWidth: w, channels: m.latentChannels, tokens: m.tokens, dim: m.dim }, cfg);
+  const guided = buildGuidedUnet(
+    m.unet,
+    { latentHeight: h, latentWidth: w, channels: m.latentChannels, tokens: m.tokens, dim: m.dim },
+    cfg,
+  );
   const unetSession = await sessionFromModel(guided.model, m.sessionOptions);
   const latentDims = [1, m.latentChannels, h, w];
   const embDims = [1, m.tokens, m.dim];
@@ -82,7 +86,12 @@ export async function createRenderer(m: InversionModels, s: RenderSettings): Pro
     );
   };
 
-  const decoderInput = (xK: Float32Array) => floatFeed(xK.map((v) => v / m.latentScale), latentDims, decoder.input.dtype);
+  const decoderInput = (xK: Float32Array) =>
+    floatFeed(
+      xK.map((v) => v / m.latentScale),
+      latentDims,
+      decoder.input.dtype,
+    );
 
   return {
     settings: s,

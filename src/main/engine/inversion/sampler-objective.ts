@@ -27,7 +27,11 @@ export interface SamplerObjectiveOptions {
  * Builds the VJP sessions once; each lossAndGrad runs K forward UNet calls (through the
  * renderer's session) and K forward+VJP calls, plus the decoder's forward+VJP for `pixel`.
  */
-export async function createSamplerObjective(m: InversionModels, r: Renderer, o: SamplerObjectiveOptions): Promise<Objective & { release(): Promise<void> }> {
+export async function createSamplerObjective(
+  m: InversionModels,
+  r: Renderer,
+  o: SamplerObjectiveOptions,
+): Promise<Objective & { release(): Promise<void> }> {
   const { plan, latentDims, decoder } = r;
   const latentSize = latentDims.reduce((a, b) => a * b, 1);
   const vjp = buildVjp(r.guided.model, { wrt: [GUIDED_INPUTS.x, GUIDED_INPUTS.cond], outputs: [GUIDED_OUTPUT] });
@@ -36,14 +40,20 @@ export async function createSamplerObjective(m: InversionModels, r: Renderer, o:
   const gc = vjp.gradOutputs[GUIDED_INPUTS.cond]!;
   const cot = vjp.cotangentInputs[GUIDED_OUTPUT]!;
   // The pixel objective differentiates the MSE through the decoder in one session run.
-  const decLoss = o.kind === 'pixel' ? differentiateLoss(decoder.model, { kind: 'mse', output: decoder.output.name }, { wrt: [decoder.input.name] }) : undefined;
+  const decLoss =
+    o.kind === 'pixel'
+      ? differentiateLoss(decoder.model, { kind: 'mse', output: decoder.output.name }, { wrt: [decoder.input.name] })
+      : undefined;
   const decSession = decLoss ? await sessionFromModel(decLoss.model, m.sessionOptions) : undefined;
   const targetFeed = decLoss ? floatFeed(o.target, decoder.output.shape as number[], decoder.output.dtype) : undefined;
 
   const finalLoss = async (xK: Float32Array): Promise<{ loss: number; grad: Float32Array }> => {
     if (decLoss && decSession) {
       const gName = decLoss.gradOutputs[decoder.input.name]!;
-      const res = await decSession.run({ [decoder.input.name]: r.decoderInput(xK), [decLoss.targets[decoder.output.name]!]: targetFeed! }, [decLoss.loss, gName]);
+      const res = await decSession.run({ [decoder.input.name]: r.decoderInput(xK), [decLoss.targets[decoder.output.name]!]: targetFeed! }, [
+        decLoss.loss,
+        gName,
+      ]);
       // z = x_K / s, so dL/dx_K = dL/dz / s.
       return { loss: readFloat(res[decLoss.loss]!)[0]!, grad: readFloat(res[gName]!).map((v) => v / m.latentScale) };
     }
@@ -67,7 +77,10 @@ export async function createSamplerObjective(m: InversionModels, r: Renderer, o:
         fwd,
         grad,
         async (i, xIn, gEps) => {
-          const res = await vjpSession.run({ ...r.stepFeeds(plan, i, c), [GUIDED_INPUTS.x]: floatFeed(xIn, latentDims), [cot]: floatFeed(gEps, latentDims) }, [gx, gc]);
+          const res = await vjpSession.run(
+            { ...r.stepFeeds(plan, i, c), [GUIDED_INPUTS.x]: floatFeed(xIn, latentDims), [cot]: floatFeed(gEps, latentDims) },
+            [gx, gc],
+          );
           return { gxIn: readFloat(res[gx]!), gCond: readFloat(res[gc]!) };
         },
         signal ? { signal } : {},

@@ -79,7 +79,13 @@ export async function loadClipImageScorer(opts: Omit<HfOptions, 'offline'>): Pro
   const installHint =
     `Install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\` (about 1.2 GB for the vision tower) on a connected machine, ` +
     `or copy the ${CLIP_IMAGE_REPO} hub folder to ${opts.cacheDir}/${CLIP_IMAGE_REPO}.`;
-  const spec = { label: 'CLIP ViT-L/14', repo: CLIP_IMAGE_REPO, manifestId: CLIP_IMAGE_MANIFEST, files: ['preprocessor_config.json', 'onnx/vision_model.onnx'], installHint };
+  const spec = {
+    label: 'CLIP ViT-L/14',
+    repo: CLIP_IMAGE_REPO,
+    manifestId: CLIP_IMAGE_MANIFEST,
+    files: ['preprocessor_config.json', 'onnx/vision_model.onnx'],
+    installHint,
+  };
   // Cache only (offline): callers fall back to pixel MSE rather than download 1.2 GB mid-run.
   const { t, processor, model } = await loadHubModel({ ...opts, offline: true }, spec, async (t, dir) => ({
     t,

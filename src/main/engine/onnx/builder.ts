@@ -51,17 +51,38 @@ function toInt64(x: number | bigint): bigint {
 }
 
 /** Build a constant tensor from JS values. fp16 takes float values and stores half bits. */
-export function makeTensor(name: string, dtype: DataType, dims: number[], values: ArrayLike<number> | ArrayLike<bigint> | NumericArray): Tensor {
+export function makeTensor(
+  name: string,
+  dtype: DataType,
+  dims: number[],
+  values: ArrayLike<number> | ArrayLike<bigint> | NumericArray,
+): Tensor {
   let arr: NumericArray;
   switch (dtype) {
-    case DataType.FLOAT: arr = Float32Array.from(values as ArrayLike<number>); break;
-    case DataType.DOUBLE: arr = Float64Array.from(values as ArrayLike<number>); break;
-    case DataType.FLOAT16: arr = values instanceof Uint16Array ? values : float32ToHalfArray(values as ArrayLike<number>); break;
-    case DataType.INT64: arr = BigInt64Array.from(values as ArrayLike<number | bigint>, toInt64); break;
-    case DataType.INT32: arr = Int32Array.from(values as ArrayLike<number>); break;
-    case DataType.INT8: arr = Int8Array.from(values as ArrayLike<number>); break;
-    case DataType.UINT8: case DataType.BOOL: arr = Uint8Array.from(values as ArrayLike<number>, (x) => Number(x)); break;
-    default: throw new Error(`makeTensor: unsupported dtype ${DataType[dtype]}`);
+    case DataType.FLOAT:
+      arr = Float32Array.from(values as ArrayLike<number>);
+      break;
+    case DataType.DOUBLE:
+      arr = Float64Array.from(values as ArrayLike<number>);
+      break;
+    case DataType.FLOAT16:
+      arr = values instanceof Uint16Array ? values : float32ToHalfArray(values as ArrayLike<number>);
+      break;
+    case DataType.INT64:
+      arr = BigInt64Array.from(values as ArrayLike<number | bigint>, toInt64);
+      break;
+    case DataType.INT32:
+      arr = Int32Array.from(values as ArrayLike<number>);
+      break;
+    case DataType.INT8:
+      arr = Int8Array.from(values as ArrayLike<number>);
+      break;
+    case DataType.UINT8:
+    case DataType.BOOL:
+      arr = Uint8Array.from(values as ArrayLike<number>, (x) => Number(x));
+      break;
+    default:
+      throw new Error(`makeTensor: unsupported dtype ${DataType[dtype]}`);
   }
   const count = dims.reduce((a, b) => a * b, 1);
   if (arr.length !== count) throw new Error(`makeTensor ${name}: ${arr.length} values for dims [${dims.join(',')}]`);
@@ -87,7 +108,11 @@ export class GraphBuilder {
    * @param opset the ai.onnx opset version the emitted ops must conform to
    * @param prefix prefix for generated value and node names
    */
-  constructor(readonly graph: Graph, readonly opset: number, readonly prefix = '') {
+  constructor(
+    readonly graph: Graph,
+    readonly opset: number,
+    readonly prefix = '',
+  ) {
     for (const v of graph.inputs) this.used.add(v.name);
     for (const v of graph.outputs) this.used.add(v.name);
     for (const k of graph.initializers.keys()) this.used.add(k);
@@ -114,7 +139,9 @@ export class GraphBuilder {
   /** Append a node; returns its output names. */
   opN(opType: string, inputs: string[], attrs: Record<string, AttrInput | undefined> = {}, opts: OpOptions = {}): string[] {
     const n = opts.outputNames?.length ?? opts.outputs ?? 1;
-    const outputs = opts.outputNames ? opts.outputNames.map((o) => (this.reserve(o), o)) : Array.from({ length: n }, () => this.uniqueName(`${opts.name ?? opType}_out`));
+    const outputs = opts.outputNames
+      ? opts.outputNames.map((o) => (this.reserve(o), o))
+      : Array.from({ length: n }, () => this.uniqueName(`${opts.name ?? opType}_out`));
     const node: Node = {
       name: this.uniqueName(opts.name ?? opType),
       opType,
@@ -184,7 +211,12 @@ export class GraphBuilder {
   }
 
   /** ReduceMean/ReduceMax/... for the ops whose axes became an input in opset 18. */
-  reduce(opType: 'ReduceMean' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceSumSquare' | 'ReduceL2', x: string, axes: number[], keepdims: boolean): string {
+  reduce(
+    opType: 'ReduceMean' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceSumSquare' | 'ReduceL2',
+    x: string,
+    axes: number[],
+    keepdims: boolean,
+  ): string {
     if (this.opset >= 18) return this.op(opType, [x, this.int64s(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
     return this.op(opType, [x], { axes, keepdims: keepdims ? 1 : 0 });
   }

@@ -14,12 +14,20 @@ function cloneValueInfo(v: ValueInfo): ValueInfo {
 
 function cloneAttr(a: Attribute): Attribute {
   switch (a.kind) {
-    case 'tensor': return { kind: 'tensor', value: cloneTensor(a.value) };
-    case 'tensors': return { kind: 'tensors', value: a.value.map(cloneTensor) };
-    case 'graph': return { kind: 'graph', value: cloneGraph(a.value) };
-    case 'graphs': return { kind: 'graphs', value: a.value.map(cloneGraph) };
-    case 'floats': case 'ints': case 'strings': return { kind: a.kind, value: [...a.value] } as Attribute;
-    default: return { ...a };
+    case 'tensor':
+      return { kind: 'tensor', value: cloneTensor(a.value) };
+    case 'tensors':
+      return { kind: 'tensors', value: a.value.map(cloneTensor) };
+    case 'graph':
+      return { kind: 'graph', value: cloneGraph(a.value) };
+    case 'graphs':
+      return { kind: 'graphs', value: a.value.map(cloneGraph) };
+    case 'floats':
+    case 'ints':
+    case 'strings':
+      return { kind: a.kind, value: [...a.value] } as Attribute;
+    default:
+      return { ...a };
   }
 }
 

@@ -20,13 +20,31 @@ export interface ConstTensor {
 }
 
 const NUMERIC = new Set<DataType>([
-  DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64,
-  DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.BOOL,
+  DataType.FLOAT,
+  DataType.DOUBLE,
+  DataType.FLOAT16,
+  DataType.INT8,
+  DataType.INT16,
+  DataType.INT32,
+  DataType.INT64,
+  DataType.UINT8,
+  DataType.UINT16,
+  DataType.UINT32,
+  DataType.UINT64,
+  DataType.BOOL,
 ]);
 
 export function isIntType(d: DataType): boolean {
-  return d === DataType.INT8 || d === DataType.INT16 || d === DataType.INT32 || d === DataType.INT64 ||
-    d === DataType.UINT8 || d === DataType.UINT16 || d === DataType.UINT32 || d === DataType.UINT64;
+  return (
+    d === DataType.INT8 ||
+    d === DataType.INT16 ||
+    d === DataType.INT32 ||
+    d === DataType.INT64 ||
+    d === DataType.UINT8 ||
+    d === DataType.UINT16 ||
+    d === DataType.UINT32 ||
+    d === DataType.UINT64
+  );
 }
 
 /** Tensor -> ConstTensor, or undefined for strings, unsupported types or more than `maxElements`. */
@@ -62,18 +80,42 @@ export function constToTensor(name: string, c: ConstTensor): Tensor {
   let arr: NumericArray;
   const d = c.data;
   switch (c.dtype) {
-    case DataType.FLOAT: arr = Float32Array.from(d); break;
-    case DataType.DOUBLE: arr = Float64Array.from(d); break;
-    case DataType.FLOAT16: arr = Uint16Array.from(d, floatToHalf); break;
-    case DataType.INT8: arr = Int8Array.from(d); break;
-    case DataType.INT16: arr = Int16Array.from(d); break;
-    case DataType.INT32: arr = Int32Array.from(d); break;
-    case DataType.INT64: arr = BigInt64Array.from(d, toInt64); break;
-    case DataType.UINT8: case DataType.BOOL: arr = Uint8Array.from(d); break;
-    case DataType.UINT16: arr = Uint16Array.from(d); break;
-    case DataType.UINT32: arr = Uint32Array.from(d); break;
-    case DataType.UINT64: arr = BigUint64Array.from(d, (v) => BigInt.asUintN(64, toInt64(v))); break;
-    default: throw new Error(`cannot store constant of type ${DataType[c.dtype]}`);
+    case DataType.FLOAT:
+      arr = Float32Array.from(d);
+      break;
+    case DataType.DOUBLE:
+      arr = Float64Array.from(d);
+      break;
+    case DataType.FLOAT16:
+      arr = Uint16Array.from(d, floatToHalf);
+      break;
+    case DataType.INT8:
+      arr = Int8Array.from(d);
+      break;
+    case DataType.INT16:
+      arr = Int16Array.from(d);
+      break;
+    case DataType.INT32:
+      arr = Int32Array.from(d);
+      break;
+    case DataType.INT64:
+      arr = BigInt64Array.from(d, toInt64);
+      break;
+    case DataType.UINT8:
+    case DataType.BOOL:
+      arr = Uint8Array.from(d);
+      break;
+    case DataType.UINT16:
+      arr = Uint16Array.from(d);
+      break;
+    case DataType.UINT32:
+      arr = Uint32Array.from(d);
+      break;
+    case DataType.UINT64:
+      arr = BigUint64Array.from(d, (v) => BigInt.asUintN(64, toInt64(v)));
+      break;
+    default:
+      throw new Error(`cannot store constant of type ${DataType[c.dtype]}`);
   }
   return { name, dtype: c.dtype, dims: [...c.dims], raw: new Uint8Array(rawOf(arr).slice()) };
 }
@@ -81,18 +123,31 @@ export function constToTensor(name: string, c: ConstTensor): Tensor {
 /** Round a float64 result to what the output type can hold (ONNX/C++ cast semantics). */
 export function roundTo(dtype: DataType, x: number): number {
   switch (dtype) {
-    case DataType.FLOAT: return Math.fround(x);
-    case DataType.FLOAT16: return halfToFloat(floatToHalf(x));
-    case DataType.DOUBLE: return x;
-    case DataType.BOOL: return x !== 0 && !Number.isNaN(x) ? 1 : 0;
-    case DataType.INT64: case DataType.UINT64: return Number.isNaN(x) ? 0 : Math.trunc(x);
-    case DataType.INT32: return Number.isNaN(x) ? 0 : Math.trunc(x) | 0;
-    case DataType.INT16: return ((Math.trunc(x) | 0) << 16) >> 16;
-    case DataType.INT8: return ((Math.trunc(x) | 0) << 24) >> 24;
-    case DataType.UINT32: return Math.trunc(x) >>> 0;
-    case DataType.UINT16: return Math.trunc(x) & 0xffff;
-    case DataType.UINT8: return Math.trunc(x) & 0xff;
-    default: return x;
+    case DataType.FLOAT:
+      return Math.fround(x);
+    case DataType.FLOAT16:
+      return halfToFloat(floatToHalf(x));
+    case DataType.DOUBLE:
+      return x;
+    case DataType.BOOL:
+      return x !== 0 && !Number.isNaN(x) ? 1 : 0;
+    case DataType.INT64:
+    case DataType.UINT64:
+      return Number.isNaN(x) ? 0 : Math.trunc(x);
+    case DataType.INT32:
+      return Number.isNaN(x) ? 0 : Math.trunc(x) | 0;
+    case DataType.INT16:
+      return ((Math.trunc(x) | 0) << 16) >> 16;
+    case DataType.INT8:
+      return ((Math.trunc(x) | 0) << 24) >> 24;
+    case DataType.UINT32:
+      return Math.trunc(x) >>> 0;
+    case DataType.UINT16:
+      return Math.trunc(x) & 0xffff;
+    case DataType.UINT8:
+      return Math.trunc(x) & 0xff;
+    default:
+      return x;
   }
 }
 
@@ -194,24 +249,39 @@ type Binary = (a: number, b: number) => number | undefined;
 function binaryOp(op: string, dtype: DataType, fmod: number): Binary | undefined {
   const isInt = isIntType(dtype) || dtype === DataType.BOOL;
   switch (op) {
-    case 'Add': return (a, b) => a + b;
-    case 'Sub': return (a, b) => a - b;
-    case 'Mul': return (a, b) => a * b;
-    case 'Div': return isInt ? (a, b) => (b === 0 ? undefined : Math.trunc(a / b)) : (a, b) => a / b;
+    case 'Add':
+      return (a, b) => a + b;
+    case 'Sub':
+      return (a, b) => a - b;
+    case 'Mul':
+      return (a, b) => a * b;
+    case 'Div':
+      return isInt ? (a, b) => (b === 0 ? undefined : Math.trunc(a / b)) : (a, b) => a / b;
     case 'Mod':
       if (!isInt || fmod) return (a, b) => (b === 0 ? undefined : a % b);
       return (a, b) => (b === 0 ? undefined : ((a % b) + b) % b);
-    case 'Min': return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b));
-    case 'Max': return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b));
-    case 'Equal': return (a, b) => (a === b ? 1 : 0);
-    case 'Less': return (a, b) => (a < b ? 1 : 0);
-    case 'Greater': return (a, b) => (a > b ? 1 : 0);
-    case 'LessOrEqual': return (a, b) => (a <= b ? 1 : 0);
-    case 'GreaterOrEqual': return (a, b) => (a >= b ? 1 : 0);
-    case 'And': return (a, b) => (a && b ? 1 : 0);
-    case 'Or': return (a, b) => (a || b ? 1 : 0);
-    case 'Xor': return (a, b) => ((a ? 1 : 0) ^ (b ? 1 : 0));
-    default: return undefined;
+    case 'Min':
+      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b));
+    case 'Max':
+      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b));
+    case 'Equal':
+      return (a, b) => (a === b ? 1 : 0);
+    case 'Less':
+      return (a, b) => (a < b ? 1 : 0);
+    case 'Greater':
+      return (a, b) => (a > b ? 1 : 0);
+    case 'LessOrEqual':
+      return (a, b) => (a <= b ? 1 : 0);
+    case 'GreaterOrEqual':
+      return (a, b) => (a >= b ? 1 : 0);
+    case 'And':
+      return (a, b) => (a && b ? 1 : 0);
+    case 'Or':
+      return (a, b) => (a || b ? 1 : 0);
+    case 'Xor':
+      return (a, b) => (a ? 1 : 0) ^ (b ? 1 : 0);
+    default:
+      return undefined;
   }
 }
 
@@ -232,10 +302,45 @@ const UNARY: Record<string, (x: number) => number> = {
 
 /** Ops `evalNode` can evaluate (Shape/Size need only their input's static shape). */
 export const EVALUABLE_OPS = new Set([
-  ...Object.keys(UNARY), 'Add', 'Sub', 'Mul', 'Div', 'Mod', 'Min', 'Max', 'Equal', 'Less', 'Greater', 'LessOrEqual',
-  'GreaterOrEqual', 'And', 'Or', 'Xor', 'Where', 'Cast', 'CastLike', 'Shape', 'Size', 'Gather', 'Unsqueeze', 'Squeeze',
-  'Concat', 'Reshape', 'Flatten', 'Slice', 'Range', 'ConstantOfShape', 'Constant', 'Expand', 'Tile', 'Transpose',
-  'ReduceProd', 'ReduceSum', 'ReduceMin', 'ReduceMax', 'Split',
+  ...Object.keys(UNARY),
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Mod',
+  'Min',
+  'Max',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+  'Cast',
+  'CastLike',
+  'Shape',
+  'Size',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Reshape',
+  'Flatten',
+  'Slice',
+  'Range',
+  'ConstantOfShape',
+  'Constant',
+  'Expand',
+  'Tile',
+  'Transpose',
+  'ReduceProd',
+  'ReduceSum',
+  'ReduceMin',
+  'ReduceMax',
+  'Split',
 ]);
 
 export interface EvalContext {
@@ -281,7 +386,8 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
       const shape = x?.dims ?? ctx.inputShapes?.[0];
       return shape ? [{ dtype: DataType.INT64, dims: [], data: [numel(shape)] }] : undefined;
     }
-    case 'Cast': case 'CastLike': {
+    case 'Cast':
+    case 'CastLike': {
       if (!x) return undefined;
       const to = op === 'Cast' ? (attrInt(node, 'to', 0) as DataType) : inputs[1]?.dtype;
       if (to === undefined || !NUMERIC.has(to)) return undefined;
@@ -360,7 +466,8 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
       const axis = normAxis(attrInt(node, 'axis', 1), x.dims.length);
       return [{ dtype: x.dtype, dims: [numel(x.dims.slice(0, axis)), numel(x.dims.slice(axis))], data: x.data }];
     }
-    case 'Slice': return evalSlice(node, inputs, ctx);
+    case 'Slice':
+      return evalSlice(node, inputs, ctx);
     case 'Range': {
       const [s, l, d] = inputs;
       if (!s || !l || !d) return undefined;
@@ -424,7 +531,10 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
       }
       return [{ dtype: x.dtype, dims, data }];
     }
-    case 'ReduceProd': case 'ReduceSum': case 'ReduceMin': case 'ReduceMax': {
+    case 'ReduceProd':
+    case 'ReduceSum':
+    case 'ReduceMin':
+    case 'ReduceMax': {
       if (!x) return undefined;
       // Float sums depend on accumulation order: only integers are folded.
       if ((op === 'ReduceSum' || op === 'ReduceProd') && !isIntType(x.dtype)) return undefined;
@@ -504,7 +614,12 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
 function evalSlice(node: Node, inputs: (ConstTensor | undefined)[], ctx: EvalContext): ConstTensor[] | undefined {
   const x = inputs[0];
   if (!x) return undefined;
-  const p = sliceParams(node, inputs.map((t) => t?.data), x.dims.length, ctx.opset);
+  const p = sliceParams(
+    node,
+    inputs.map((t) => t?.data),
+    x.dims.length,
+    ctx.opset,
+  );
   if (!p) return undefined;
   const r = x.dims.length;
   const start = new Array<number>(r).fill(0);
@@ -533,7 +648,12 @@ function evalSlice(node: Node, inputs: (ConstTensor | undefined)[], ctx: EvalCon
 }
 
 /** Normalised Slice parameters (axes made non-negative); undefined when not constant. */
-export function sliceParams(node: Node, values: (number[] | undefined)[], rank: number, opset: number): { starts: number[]; ends: number[]; axes: number[]; steps: number[] } | undefined {
+export function sliceParams(
+  node: Node,
+  values: (number[] | undefined)[],
+  rank: number,
+  opset: number,
+): { starts: number[]; ends: number[]; axes: number[]; steps: number[] } | undefined {
   let starts: number[] | undefined;
   let ends: number[] | undefined;
   let axes: number[] | undefined;

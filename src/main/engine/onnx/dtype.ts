@@ -49,28 +49,52 @@ export function isFloatType(dtype: DataType): boolean {
 /** Names onnxruntime-common uses for tensor types. */
 export function ortTypeName(dtype: DataType): string {
   switch (dtype) {
-    case DataType.FLOAT: return 'float32';
-    case DataType.FLOAT16: return 'float16';
-    case DataType.DOUBLE: return 'float64';
-    case DataType.INT64: return 'int64';
-    case DataType.INT32: return 'int32';
-    case DataType.INT16: return 'int16';
-    case DataType.INT8: return 'int8';
-    case DataType.UINT8: return 'uint8';
-    case DataType.UINT16: return 'uint16';
-    case DataType.UINT32: return 'uint32';
-    case DataType.UINT64: return 'uint64';
-    case DataType.BOOL: return 'bool';
-    case DataType.STRING: return 'string';
-    default: throw new Error(`data type ${DataType[dtype] ?? dtype} has no onnxruntime equivalent`);
+    case DataType.FLOAT:
+      return 'float32';
+    case DataType.FLOAT16:
+      return 'float16';
+    case DataType.DOUBLE:
+      return 'float64';
+    case DataType.INT64:
+      return 'int64';
+    case DataType.INT32:
+      return 'int32';
+    case DataType.INT16:
+      return 'int16';
+    case DataType.INT8:
+      return 'int8';
+    case DataType.UINT8:
+      return 'uint8';
+    case DataType.UINT16:
+      return 'uint16';
+    case DataType.UINT32:
+      return 'uint32';
+    case DataType.UINT64:
+      return 'uint64';
+    case DataType.BOOL:
+      return 'bool';
+    case DataType.STRING:
+      return 'string';
+    default:
+      throw new Error(`data type ${DataType[dtype] ?? dtype} has no onnxruntime equivalent`);
   }
 }
 
 export function dtypeFromOrtName(name: string): DataType {
   const map: Record<string, DataType> = {
-    float32: DataType.FLOAT, float16: DataType.FLOAT16, float64: DataType.DOUBLE, int64: DataType.INT64,
-    int32: DataType.INT32, int16: DataType.INT16, int8: DataType.INT8, uint8: DataType.UINT8,
-    uint16: DataType.UINT16, uint32: DataType.UINT32, uint64: DataType.UINT64, bool: DataType.BOOL, string: DataType.STRING,
+    float32: DataType.FLOAT,
+    float16: DataType.FLOAT16,
+    float64: DataType.DOUBLE,
+    int64: DataType.INT64,
+    int32: DataType.INT32,
+    int16: DataType.INT16,
+    int8: DataType.INT8,
+    uint8: DataType.UINT8,
+    uint16: DataType.UINT16,
+    uint32: DataType.UINT32,
+    uint64: DataType.UINT64,
+    bool: DataType.BOOL,
+    string: DataType.STRING,
   };
   const d = map[name];
   if (d === undefined) throw new Error(`unknown onnxruntime tensor type '${name}'`);
@@ -78,8 +102,16 @@ export function dtypeFromOrtName(name: string): DataType {
 }
 
 export type NumericArray =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** A typed-array view of little-endian raw bytes (copied when unaligned). fp16/bf16 come back as Uint16Array bits. */
 export function viewRaw(dtype: DataType, raw: Uint8Array): NumericArray {
@@ -90,17 +122,31 @@ export function viewRaw(dtype: DataType, raw: Uint8Array): NumericArray {
   const n = bytes.byteLength / size;
   const { buffer, byteOffset } = bytes;
   switch (dtype) {
-    case DataType.FLOAT: return new Float32Array(buffer, byteOffset, n);
-    case DataType.DOUBLE: return new Float64Array(buffer, byteOffset, n);
-    case DataType.INT8: return new Int8Array(buffer, byteOffset, n);
-    case DataType.UINT8: case DataType.BOOL: return new Uint8Array(buffer, byteOffset, n);
-    case DataType.INT16: return new Int16Array(buffer, byteOffset, n);
-    case DataType.UINT16: case DataType.FLOAT16: case DataType.BFLOAT16: return new Uint16Array(buffer, byteOffset, n);
-    case DataType.INT32: return new Int32Array(buffer, byteOffset, n);
-    case DataType.UINT32: return new Uint32Array(buffer, byteOffset, n);
-    case DataType.INT64: return new BigInt64Array(buffer, byteOffset, n);
-    case DataType.UINT64: return new BigUint64Array(buffer, byteOffset, n);
-    default: throw new Error(`cannot view raw bytes of type ${DataType[dtype] ?? dtype}`);
+    case DataType.FLOAT:
+      return new Float32Array(buffer, byteOffset, n);
+    case DataType.DOUBLE:
+      return new Float64Array(buffer, byteOffset, n);
+    case DataType.INT8:
+      return new Int8Array(buffer, byteOffset, n);
+    case DataType.UINT8:
+    case DataType.BOOL:
+      return new Uint8Array(buffer, byteOffset, n);
+    case DataType.INT16:
+      return new Int16Array(buffer, byteOffset, n);
+    case DataType.UINT16:
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16:
+      return new Uint16Array(buffer, byteOffset, n);
+    case DataType.INT32:
+      return new Int32Array(buffer, byteOffset, n);
+    case DataType.UINT32:
+      return new Uint32Array(buffer, byteOffset, n);
+    case DataType.INT64:
+      return new BigInt64Array(buffer, byteOffset, n);
+    case DataType.UINT64:
+      return new BigUint64Array(buffer, byteOffset, n);
+    default:
+      throw new Error(`cannot view raw bytes of type ${DataType[dtype] ?? dtype}`);
   }
 }
 
@@ -140,12 +186,12 @@ export function floatToHalf(v: number): number {
     let h = mant >> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 

@@ -32,7 +32,27 @@ export interface FoldResult {
   removedInitializers: number;
 }
 
-const STRUCTURAL = new Set(['Identity', 'Shape', 'Size', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Flatten', 'Slice', 'Expand', 'Tile', 'Transpose', 'Split', 'ConstantOfShape', 'Range', 'Cast', 'CastLike', 'Where']);
+const STRUCTURAL = new Set([
+  'Identity',
+  'Shape',
+  'Size',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Reshape',
+  'Flatten',
+  'Slice',
+  'Expand',
+  'Tile',
+  'Transpose',
+  'Split',
+  'ConstantOfShape',
+  'Range',
+  'Cast',
+  'CastLike',
+  'Where',
+]);
 
 /**
  * Fold constant subgraphs of `model.graph` in place.
@@ -106,7 +126,12 @@ export function foldConstants(model: Model, opts: FoldOptions = {}): FoldResult 
       if (!v && !inputShapes) return undefined;
       vals.push(v);
     }
-    const res = evalNode(node, vals, { opset, ...(model.baseDir ? { baseDir: model.baseDir } : {}), maxElements, ...(inputShapes ? { inputShapes } : {}) });
+    const res = evalNode(node, vals, {
+      opset,
+      ...(model.baseDir ? { baseDir: model.baseDir } : {}),
+      maxElements,
+      ...(inputShapes ? { inputShapes } : {}),
+    });
     if (!res || res.length !== node.outputs.length) return undefined;
     for (const r of res) {
       const isFloat = !(isIntType(r.dtype) || r.dtype === DataType.BOOL);

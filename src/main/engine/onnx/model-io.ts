@@ -150,7 +150,23 @@ function nodeFromProto(n: P, ctx: DecodeCtx): Node {
   return node;
 }
 
-const AT = { UNDEFINED: 0, FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10, SPARSE_TENSOR: 11, SPARSE_TENSORS: 12, TYPE_PROTO: 13, TYPE_PROTOS: 14 } as const;
+const AT = {
+  UNDEFINED: 0,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSOR: 11,
+  SPARSE_TENSORS: 12,
+  TYPE_PROTO: 13,
+  TYPE_PROTOS: 14,
+} as const;
 
 function attributeFromProto(a: P, n: P, ctx: DecodeCtx): Attribute {
   let type: number = a.type ?? 0;
@@ -168,19 +184,33 @@ function attributeFromProto(a: P, n: P, ctx: DecodeCtx): Attribute {
     else if (a.graphs.length) type = AT.GRAPHS;
   }
   switch (type) {
-    case AT.FLOAT: return { kind: 'float', value: a.f ?? 0 };
-    case AT.INT: return { kind: 'int', value: toNumber(a.i) };
-    case AT.STRING: return { kind: 'string', value: utf8.decode(a.s ?? new Uint8Array()) };
-    case AT.TENSOR: return { kind: 'tensor', value: tensorFromProto(a.t, ctx) };
-    case AT.GRAPH: return { kind: 'graph', value: graphFromProto(a.g, ctx) };
-    case AT.SPARSE_TENSOR: return { kind: 'tensor', value: densify(a.sparse_tensor, ctx) };
-    case AT.FLOATS: return { kind: 'floats', value: [...(a.floats as number[])] };
-    case AT.INTS: return { kind: 'ints', value: (a.ints as Int64Like[]).map(toNumber) };
-    case AT.STRINGS: return { kind: 'strings', value: (a.strings as Uint8Array[]).map((s) => utf8.decode(s)) };
-    case AT.TENSORS: return { kind: 'tensors', value: (a.tensors as P[]).map((t) => tensorFromProto(t, ctx)) };
-    case AT.GRAPHS: return { kind: 'graphs', value: (a.graphs as P[]).map((g) => graphFromProto(g, ctx)) };
+    case AT.FLOAT:
+      return { kind: 'float', value: a.f ?? 0 };
+    case AT.INT:
+      return { kind: 'int', value: toNumber(a.i) };
+    case AT.STRING:
+      return { kind: 'string', value: utf8.decode(a.s ?? new Uint8Array()) };
+    case AT.TENSOR:
+      return { kind: 'tensor', value: tensorFromProto(a.t, ctx) };
+    case AT.GRAPH:
+      return { kind: 'graph', value: graphFromProto(a.g, ctx) };
+    case AT.SPARSE_TENSOR:
+      return { kind: 'tensor', value: densify(a.sparse_tensor, ctx) };
+    case AT.FLOATS:
+      return { kind: 'floats', value: [...(a.floats as number[])] };
+    case AT.INTS:
+      return { kind: 'ints', value: (a.ints as Int64Like[]).map(toNumber) };
+    case AT.STRINGS:
+      return { kind: 'strings', value: (a.strings as Uint8Array[]).map((s) => utf8.decode(s)) };
+    case AT.TENSORS:
+      return { kind: 'tensors', value: (a.tensors as P[]).map((t) => tensorFromProto(t, ctx)) };
+    case AT.GRAPHS:
+      return { kind: 'graphs', value: (a.graphs as P[]).map((g) => graphFromProto(g, ctx)) };
     default:
-      throw new EngineError('INVALID_MODEL', `${ctx.source}: attribute '${a.name}' of ${n.op_type} node '${n.name ?? ''}' has type ${type}, which Inversion Studio does not support`);
+      throw new EngineError(
+        'INVALID_MODEL',
+        `${ctx.source}: attribute '${a.name}' of ${n.op_type} node '${n.name ?? ''}' has type ${type}, which Inversion Studio does not support`,
+      );
   }
 }
 
@@ -219,10 +249,12 @@ function tensorFromProto(t: P, ctx: DecodeCtx): Tensor {
   let arr: NumericArray | undefined;
   const n = (field: string) => (t[field] as unknown[]).length;
   switch (dtype) {
-    case DataType.FLOAT: case DataType.COMPLEX64:
+    case DataType.FLOAT:
+    case DataType.COMPLEX64:
       if (n('float_data')) arr = Float32Array.from(t.float_data as number[]);
       break;
-    case DataType.DOUBLE: case DataType.COMPLEX128:
+    case DataType.DOUBLE:
+    case DataType.COMPLEX128:
       if (n('double_data')) arr = Float64Array.from(t.double_data as number[]);
       break;
     case DataType.INT64:
@@ -243,11 +275,14 @@ function tensorFromProto(t: P, ctx: DecodeCtx): Tensor {
     case DataType.INT8:
       if (n('int32_data')) arr = Int8Array.from(t.int32_data as number[]);
       break;
-    case DataType.UINT16: case DataType.FLOAT16: case DataType.BFLOAT16:
+    case DataType.UINT16:
+    case DataType.FLOAT16:
+    case DataType.BFLOAT16:
       // fp16/bf16 live in int32_data as their uint16 bit patterns.
       if (n('int32_data')) arr = Uint16Array.from(t.int32_data as number[], (v) => v & 0xffff);
       break;
-    case DataType.UINT8: case DataType.BOOL:
+    case DataType.UINT8:
+    case DataType.BOOL:
       if (n('int32_data')) arr = Uint8Array.from(t.int32_data as number[], (v) => v & 0xff);
       break;
     default:
@@ -261,7 +296,10 @@ function tensorFromProto(t: P, ctx: DecodeCtx): Tensor {
     tensor.raw = new Uint8Array(0);
     return tensor;
   }
-  throw invalid(ctx, `tensor '${tensor.name}' (${DataType[dtype] ?? dtype}, dims [${dims.join(',')}]) has no data; the file may be corrupt`);
+  throw invalid(
+    ctx,
+    `tensor '${tensor.name}' (${DataType[dtype] ?? dtype}, dims [${dims.join(',')}]) has no data; the file may be corrupt`,
+  );
 }
 
 /** A plain Uint8Array view of the same bytes (protobufjs hands out Buffer slices under Node). */
@@ -366,13 +404,19 @@ export function encodeModelChunks(model: Model): Uint8Array[] {
 /** Tag (wire type 2) and varint length prefix of a length-delimited field. */
 function lengthDelimitedTag(field: number, length: number): Uint8Array {
   const out: number[] = [];
-  for (let v = (field << 3) | 2; ; ) {
-    if (v < 0x80) { out.push(v); break; }
+  for (let v = (field << 3) | 2; ;) {
+    if (v < 0x80) {
+      out.push(v);
+      break;
+    }
     out.push((v & 0x7f) | 0x80);
     v >>>= 7;
   }
-  for (let v = length; ; ) {
-    if (v < 0x80) { out.push(v); break; }
+  for (let v = length; ;) {
+    if (v < 0x80) {
+      out.push(v);
+      break;
+    }
     out.push((v % 0x80) | 0x80);
     v = Math.floor(v / 0x80);
   }
@@ -397,7 +441,8 @@ function valueInfoToProto(v: ValueInfo): P {
   const out: P = { name: v.name };
   if (v.dtype !== DataType.UNDEFINED || v.shape) {
     const tt: P = { elem_type: v.dtype };
-    if (v.shape) tt.shape = { dim: v.shape.map((d) => (typeof d === 'number' ? (d >= 0 ? { dim_value: toLong(d) } : {}) : { dim_param: d })) };
+    if (v.shape)
+      tt.shape = { dim: v.shape.map((d) => (typeof d === 'number' ? (d >= 0 ? { dim_value: toLong(d) } : {}) : { dim_param: d })) };
     out.type = { tensor_type: tt };
   }
   if (v.docString) out.doc_string = v.docString;
@@ -419,16 +464,26 @@ function nodeToProto(n: Node): P {
 
 function attributeToProto(name: string, a: Attribute): P {
   switch (a.kind) {
-    case 'float': return { name, type: AT.FLOAT, f: a.value };
-    case 'int': return { name, type: AT.INT, i: toLong(a.value) };
-    case 'string': return { name, type: AT.STRING, s: utf8enc.encode(a.value) };
-    case 'tensor': return { name, type: AT.TENSOR, t: tensorToProto(a.value) };
-    case 'graph': return { name, type: AT.GRAPH, g: graphToProto(a.value) };
-    case 'floats': return { name, type: AT.FLOATS, floats: a.value };
-    case 'ints': return { name, type: AT.INTS, ints: a.value.map(toLong) };
-    case 'strings': return { name, type: AT.STRINGS, strings: a.value.map((s) => utf8enc.encode(s)) };
-    case 'tensors': return { name, type: AT.TENSORS, tensors: a.value.map(tensorToProto) };
-    case 'graphs': return { name, type: AT.GRAPHS, graphs: a.value.map(graphToProto) };
+    case 'float':
+      return { name, type: AT.FLOAT, f: a.value };
+    case 'int':
+      return { name, type: AT.INT, i: toLong(a.value) };
+    case 'string':
+      return { name, type: AT.STRING, s: utf8enc.encode(a.value) };
+    case 'tensor':
+      return { name, type: AT.TENSOR, t: tensorToProto(a.value) };
+    case 'graph':
+      return { name, type: AT.GRAPH, g: graphToProto(a.value) };
+    case 'floats':
+      return { name, type: AT.FLOATS, floats: a.value };
+    case 'ints':
+      return { name, type: AT.INTS, ints: a.value.map(toLong) };
+    case 'strings':
+      return { name, type: AT.STRINGS, strings: a.value.map((s) => utf8enc.encode(s)) };
+    case 'tensors':
+      return { name, type: AT.TENSORS, tensors: a.value.map(tensorToProto) };
+    case 'graphs':
+      return { name, type: AT.GRAPHS, graphs: a.value.map(graphToProto) };
   }
 }
 
@@ -504,10 +559,16 @@ function checkExternalFiles(model: Model, source: string): void {
     try {
       size = statSync(file).size;
     } catch {
-      throw new EngineError('INVALID_MODEL', `${source}: external data file ${file} (tensor '${tensor}') is missing; put it next to the model or re-download the model`);
+      throw new EngineError(
+        'INVALID_MODEL',
+        `${source}: external data file ${file} (tensor '${tensor}') is missing; put it next to the model or re-download the model`,
+      );
     }
     if (size < end) {
-      throw new EngineError('INVALID_MODEL', `${source}: external data file ${file} is truncated (${size} bytes, tensor '${tensor}' needs ${end}); re-download it`);
+      throw new EngineError(
+        'INVALID_MODEL',
+        `${source}: external data file ${file} is truncated (${size} bytes, tensor '${tensor}' needs ${end}); re-download it`,
+      );
     }
   }
 }
@@ -521,10 +582,17 @@ export function tensorBytes(t: Tensor, baseDir?: string): Uint8Array {
   if (t.strings) throw new EngineError('INVALID_ARGUMENT', `tensor '${t.name}' holds strings, not numbers`);
   if (!t.external) throw new EngineError('INVALID_MODEL', `tensor '${t.name}' has no data`);
   if (baseDir === undefined && !isAbsolute(t.external.location)) {
-    throw new EngineError('INVALID_ARGUMENT', `tensor '${t.name}' is stored in external file '${t.external.location}' but the model folder is unknown`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `tensor '${t.name}' is stored in external file '${t.external.location}' but the model folder is unknown`,
+    );
   }
   const file = resolve(baseDir ?? '/', t.external.location);
-  if (!existsSync(file)) throw new EngineError('INVALID_MODEL', `external data file ${file} (tensor '${t.name}') is missing; put it next to the model or re-download the model`);
+  if (!existsSync(file))
+    throw new EngineError(
+      'INVALID_MODEL',
+      `external data file ${file} (tensor '${t.name}') is missing; put it next to the model or re-download the model`,
+    );
   const count = t.dims.reduce((a, b) => a * b, 1);
   const length = t.external.length >= 0 ? t.external.length : count * elementSize(t.dtype);
   const out = new Uint8Array(length);
@@ -583,13 +651,21 @@ export async function writeModel(model: Model, path: string, opts: WriteModelOpt
   if (opts.externalizeAbove !== undefined) {
     const fileName = opts.externalFile ?? `${basename(abs)}.data`;
     checkRelative(fileName);
-    if (existing.has(fileName)) throw new EngineError('INVALID_ARGUMENT', `external file name '${fileName}' is already used by the model's existing external data; choose another name`);
+    if (existing.has(fileName))
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `external file name '${fileName}' is already used by the model's existing external data; choose another name`,
+      );
     toWrite = await externalize(model, join(destDir, fileName), fileName, opts.externalizeAbove);
   }
 
   if (existing.size > 0) {
     const srcDir = model.baseDir;
-    if (srcDir === undefined) throw new EngineError('INVALID_ARGUMENT', 'the model has external tensors but no baseDir; read it with readModel or set model.baseDir');
+    if (srcDir === undefined)
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        'the model has external tensors but no baseDir; read it with readModel or set model.baseDir',
+      );
     const same = resolve(srcDir) === destDir || (existsSync(srcDir) && (await realpath(srcDir)) === (await realpath(destDir)));
     if (!same) {
       for (const location of existing) {
@@ -603,7 +679,10 @@ export async function writeModel(model: Model, path: string, opts: WriteModelOpt
   const chunks = encodeModelChunks(toWrite);
   const total = chunks.reduce((n, c) => n + c.byteLength, 0);
   if (total >= 2 ** 31) {
-    throw new EngineError('INVALID_ARGUMENT', `the model is ${(total / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit; write it with externalizeAbove (e.g. 1024) so the weights go to an external data file`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `the model is ${(total / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit; write it with externalizeAbove (e.g. 1024) so the weights go to an external data file`,
+    );
   }
   const tmp = `${abs}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
@@ -658,7 +737,8 @@ async function externalize(model: Model, file: string, location: string, thresho
 }
 
 async function linkInto(src: string, dst: string, mode: LinkMode | undefined, warn: (m: string) => void): Promise<void> {
-  if (!existsSync(src)) throw new EngineError('INVALID_MODEL', `external data file ${src} is missing; put it next to the model or re-download the model`);
+  if (!existsSync(src))
+    throw new EngineError('INVALID_MODEL', `external data file ${src} is missing; put it next to the model or re-download the model`);
   const srcReal = await realpath(src);
   const st = await lstat(dst).catch(() => undefined);
   if (st) {
@@ -688,7 +768,9 @@ async function linkInto(src: string, dst: string, mode: LinkMode | undefined, wa
       lastError = e;
     }
   }
-  throw new EngineError('INVALID_ARGUMENT', `cannot make ${srcReal} available as ${dst}: ${(lastError as Error).message}`, { cause: lastError });
+  throw new EngineError('INVALID_ARGUMENT', `cannot make ${srcReal} available as ${dst}: ${(lastError as Error).message}`, {
+    cause: lastError,
+  });
 }
 
 /** A model ready for `ort.InferenceSession.create(path ?? bytes)`. Call `dispose` once the session exists. */
@@ -711,7 +793,10 @@ const INLINE_LIMIT = 1.5 * 1024 ** 3;
  * (or copies) of the data files.
  * @param opts.dir force the folder for the temporary files
  */
-export async function serializeForSession(model: Model, opts: { dir?: string; onWarning?: (m: string) => void } = {}): Promise<SessionModel> {
+export async function serializeForSession(
+  model: Model,
+  opts: { dir?: string; onWarning?: (m: string) => void } = {},
+): Promise<SessionModel> {
   let inline = 0;
   for (const t of allTensors(model.graph)) inline += t.raw?.byteLength ?? 0;
   const external = hasExternalData(model);

@@ -15,9 +15,34 @@
  */
 import { EngineError } from '../errors.js';
 import { DataType } from './dtype.js';
-import { attrInt, attrInts, attrString, attrTensor, defaultOpset, isDefaultDomain, type Dim, type Model, type Node, type Tensor, type ValueInfo } from './ir.js';
+import {
+  attrInt,
+  attrInts,
+  attrString,
+  attrTensor,
+  defaultOpset,
+  isDefaultDomain,
+  type Dim,
+  type Model,
+  type Node,
+  type Tensor,
+  type ValueInfo,
+} from './ir.js';
 import { dimAdd, dimCeilDiv, dimDivExact, dimFloorDiv, dimMul, dimProd, dimSub, fmtShape, numel } from './dims.js';
-import { EVALUABLE_OPS, constantNodeValue, evalNode, isIntType, reshapeDims, sliceParams, sliceRange, splitSizes, squeezeDims, tensorToConst, unsqueezeDims, type ConstTensor } from './const-eval.js';
+import {
+  EVALUABLE_OPS,
+  constantNodeValue,
+  evalNode,
+  isIntType,
+  reshapeDims,
+  sliceParams,
+  sliceRange,
+  splitSizes,
+  squeezeDims,
+  tensorToConst,
+  unsqueezeDims,
+  type ConstTensor,
+} from './const-eval.js';
 import { topoSort } from './topo.js';
 
 export interface InferShapesOptions {
@@ -47,7 +72,11 @@ interface Info {
 class Inference {
   readonly infos = new Map<string, Info>();
   private fresh = 0;
-  constructor(readonly opset: number, readonly baseDir: string | undefined, readonly recorded: Map<string, ValueInfo>) {}
+  constructor(
+    readonly opset: number,
+    readonly baseDir: string | undefined,
+    readonly recorded: Map<string, ValueInfo>,
+  ) {}
 
   freshDim(node: Node): string {
     return `unk__${(node.name || node.opType).replace(/[^A-Za-z0-9_]/g, '_')}_${this.fresh++}`;
@@ -96,7 +125,10 @@ export function inferShapes(model: Model, opts: InferShapesOptions = {}): InferS
     if (!outs) {
       if ((opts.unknownOps ?? 'error') === 'error') {
         const op = isDefaultDomain(node.domain) ? node.opType : `${node.domain}.${node.opType}`;
-        throw new EngineError('UNSUPPORTED_OP', `shape inference has no rule for op ${op} (node '${node.name}'); this model cannot be specialised for gradients`);
+        throw new EngineError(
+          'UNSUPPORTED_OP',
+          `shape inference has no rule for op ${op} (node '${node.name}'); this model cannot be specialised for gradients`,
+        );
       }
       unknown.push(node);
       outs = node.outputs.map((o) => {
@@ -163,19 +195,91 @@ function broadcast(node: Node, shapes: (Dim[] | undefined)[]): Dim[] | undefined
 const normAxis = (a: number, rank: number) => (a < 0 ? a + rank : a);
 
 const SAME_SHAPE = new Set([
-  'Identity', 'Neg', 'Abs', 'Exp', 'Log', 'Tanh', 'Relu', 'Sigmoid', 'Sqrt', 'Erf', 'Cos', 'Sin', 'Tan', 'Acos', 'Asin',
-  'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Softplus', 'Softsign',
-  'LeakyRelu', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish', 'Gelu', 'Mish', 'ThresholdedRelu', 'Shrink', 'Clip',
-  'Softmax', 'LogSoftmax', 'Hardmax', 'InstanceNormalization', 'GroupNormalization', 'LpNormalization',
-  'MeanVarianceNormalization', 'Trilu', 'CumSum', 'BitwiseNot', 'Not', 'ScatterND', 'ScatterElements', 'Scatter',
+  'Identity',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Relu',
+  'Sigmoid',
+  'Sqrt',
+  'Erf',
+  'Cos',
+  'Sin',
+  'Tan',
+  'Acos',
+  'Asin',
+  'Atan',
+  'Sinh',
+  'Cosh',
+  'Asinh',
+  'Acosh',
+  'Atanh',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Softplus',
+  'Softsign',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'HardSigmoid',
+  'HardSwish',
+  'Gelu',
+  'Mish',
+  'ThresholdedRelu',
+  'Shrink',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'InstanceNormalization',
+  'GroupNormalization',
+  'LpNormalization',
+  'MeanVarianceNormalization',
+  'Trilu',
+  'CumSum',
+  'BitwiseNot',
+  'Not',
+  'ScatterND',
+  'ScatterElements',
+  'Scatter',
 ]);
 
-const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor', 'PRelu', 'Max', 'Min', 'Sum', 'Mean']);
+const BROADCAST = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'BitShift',
+  'BitwiseAnd',
+  'BitwiseOr',
+  'BitwiseXor',
+  'PRelu',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+]);
 const COMPARE = new Set(['And', 'Or', 'Xor', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
 
 const REDUCE_AXES_INPUT_SINCE: Record<string, number> = {
-  ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18, ReduceProd: 18, ReduceL1: 18, ReduceL2: 18,
-  ReduceLogSum: 18, ReduceLogSumExp: 18, ReduceSumSquare: 18,
+  ReduceSum: 13,
+  ReduceMean: 18,
+  ReduceMax: 18,
+  ReduceMin: 18,
+  ReduceProd: 18,
+  ReduceL1: 18,
+  ReduceL2: 18,
+  ReduceLogSum: 18,
+  ReduceLogSumExp: 18,
+  ReduceSumSquare: 18,
 };
 
 function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info | undefined)[] | undefined {
@@ -187,25 +291,60 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
   const rank = xs?.length;
 
   if (SAME_SHAPE.has(op)) return one(dt, xs);
-  if (BROADCAST.has(op)) return one(dt, broadcast(node, ins.map((i) => i?.shape)));
-  if (COMPARE.has(op)) return one(DataType.BOOL, broadcast(node, ins.map((i) => i?.shape)));
+  if (BROADCAST.has(op))
+    return one(
+      dt,
+      broadcast(
+        node,
+        ins.map((i) => i?.shape),
+      ),
+    );
+  if (COMPARE.has(op))
+    return one(
+      DataType.BOOL,
+      broadcast(
+        node,
+        ins.map((i) => i?.shape),
+      ),
+    );
 
   switch (op) {
-    case 'IsNaN': case 'IsInf': return one(DataType.BOOL, xs);
-    case 'Dropout': return [{ dtype: dt, ...(xs ? { shape: xs } : {}) }, { dtype: DataType.BOOL, ...(xs ? { shape: xs } : {}) }];
+    case 'IsNaN':
+    case 'IsInf':
+      return one(DataType.BOOL, xs);
+    case 'Dropout':
+      return [
+        { dtype: dt, ...(xs ? { shape: xs } : {}) },
+        { dtype: DataType.BOOL, ...(xs ? { shape: xs } : {}) },
+      ];
     case 'BatchNormalization': {
       const c = xs?.[1];
-      return [{ dtype: dt, ...(xs ? { shape: xs } : {}) }, ...node.outputs.slice(1).map(() => ({ dtype: dt, ...(c !== undefined ? { shape: [c] } : {}) }))];
+      return [
+        { dtype: dt, ...(xs ? { shape: xs } : {}) },
+        ...node.outputs.slice(1).map(() => ({ dtype: dt, ...(c !== undefined ? { shape: [c] } : {}) })),
+      ];
     }
     case 'LayerNormalization': {
       if (!xs) return node.outputs.map(() => ({ dtype: dt }));
       const axis = normAxis(attrInt(node, 'axis', -1), xs.length);
       const stat = [...xs.slice(0, axis), ...xs.slice(axis).map(() => 1)];
       const stash = attrInt(node, 'stash_type', 1) as DataType;
-      return [{ dtype: dt, shape: xs }, { dtype: stash, shape: stat }, { dtype: stash, shape: stat }];
+      return [
+        { dtype: dt, shape: xs },
+        { dtype: stash, shape: stat },
+        { dtype: stash, shape: stat },
+      ];
     }
-    case 'Where': return one(ins[1]?.dtype ?? DataType.UNDEFINED, broadcast(node, ins.map((i) => i?.shape)));
-    case 'MatMul': return one(dt, matmulShape(node, xs, ins[1]?.shape));
+    case 'Where':
+      return one(
+        ins[1]?.dtype ?? DataType.UNDEFINED,
+        broadcast(
+          node,
+          ins.map((i) => i?.shape),
+        ),
+      );
+    case 'MatMul':
+      return one(dt, matmulShape(node, xs, ins[1]?.shape));
     case 'Gemm': {
       const a = xs;
       const b = ins[1]?.shape;
@@ -214,15 +353,22 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       const n = attrInt(node, 'transB', 0) ? b[0]! : b[1]!;
       return one(dt, [m, n]);
     }
-    case 'Conv': return one(dt, convShape(node, xs, ins[1]?.shape, inf));
-    case 'ConvTranspose': return one(dt, convTransposeShape(node, xs, ins[1]?.shape, inf));
-    case 'MaxPool': case 'AveragePool': case 'LpPool': {
+    case 'Conv':
+      return one(dt, convShape(node, xs, ins[1]?.shape, inf));
+    case 'ConvTranspose':
+      return one(dt, convTransposeShape(node, xs, ins[1]?.shape, inf));
+    case 'MaxPool':
+    case 'AveragePool':
+    case 'LpPool': {
       const s = poolShape(node, xs);
       return op === 'MaxPool' && node.outputs.length > 1 ? [...one(dt, s), ...one(DataType.INT64, s)] : one(dt, s);
     }
-    case 'GlobalAveragePool': case 'GlobalMaxPool': case 'GlobalLpPool':
+    case 'GlobalAveragePool':
+    case 'GlobalMaxPool':
+    case 'GlobalLpPool':
       return one(dt, xs ? [xs[0]!, xs[1]!, ...xs.slice(2).map(() => 1)] : undefined);
-    case 'ArgMax': case 'ArgMin': {
+    case 'ArgMax':
+    case 'ArgMin': {
       if (!xs) return one(DataType.INT64, undefined);
       const axis = normAxis(attrInt(node, 'axis', 0), xs.length);
       const keep = attrInt(node, 'keepdims', 1) === 1;
@@ -236,9 +382,12 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       e = Math.min(Math.max(e < 0 ? e + rank : e, 0), rank);
       return one(DataType.INT64, [Math.max(0, e - s)]);
     }
-    case 'Size': return one(DataType.INT64, []);
-    case 'Cast': return one(attrInt(node, 'to', 0) as DataType, xs);
-    case 'CastLike': return one(ins[1]?.dtype ?? DataType.UNDEFINED, xs);
+    case 'Size':
+      return one(DataType.INT64, []);
+    case 'Cast':
+      return one(attrInt(node, 'to', 0) as DataType, xs);
+    case 'CastLike':
+      return one(ins[1]?.dtype ?? DataType.UNDEFINED, xs);
     case 'Constant': {
       const t = attrTensor(node, 'value') ?? attrTensor(node, 'sparse_value');
       if (t) return one(t.dtype, [...t.dims]);
@@ -253,9 +402,13 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       const v = attrTensor(node, 'value');
       const shape = inf.sym(x);
       const n = ins[0]?.shape?.[0];
-      return one(v?.dtype ?? DataType.FLOAT, shape ? [...shape] : typeof n === 'number' ? Array.from({ length: n }, () => inf.freshDim(node)) : undefined);
+      return one(
+        v?.dtype ?? DataType.FLOAT,
+        shape ? [...shape] : typeof n === 'number' ? Array.from({ length: n }, () => inf.freshDim(node)) : undefined,
+      );
     }
-    case 'Reshape': return one(dt, reshapeShape(node, xs, ins[1], inf));
+    case 'Reshape':
+      return one(dt, reshapeShape(node, xs, ins[1], inf));
     case 'Flatten': {
       if (!xs) return one(dt, undefined);
       const axis = normAxis(attrInt(node, 'axis', 1), xs.length);
@@ -264,7 +417,10 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
     case 'Transpose': {
       if (!xs) return one(dt, undefined);
       const perm = attrInts(node, 'perm') ?? xs.map((_, i) => xs.length - 1 - i);
-      return one(dt, perm.map((p) => xs[p]!));
+      return one(
+        dt,
+        perm.map((p) => xs[p]!),
+      );
     }
     case 'Concat': {
       const shapes = ins.map((i) => i?.shape);
@@ -274,7 +430,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       const out = first.map((_, i) => {
         if (i === axis) return (shapes as Dim[][]).reduce<Dim>((s, sh) => dimAdd(s, sh[i]!), 0);
         const nums = (shapes as Dim[][]).map((s) => s[i]!).filter((d): d is number => typeof d === 'number');
-        if (nums.some((d) => d !== nums[0])) throw mismatch(node, `inputs ${(shapes as Dim[][]).map(fmtShape).join(', ')} differ outside axis ${axis}`);
+        if (nums.some((d) => d !== nums[0]))
+          throw mismatch(node, `inputs ${(shapes as Dim[][]).map(fmtShape).join(', ')} differ outside axis ${axis}`);
         return nums[0] ?? first[i]!;
       });
       return one(dt, out);
@@ -296,14 +453,16 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       }
       return node.outputs.map((_, k) => ({ dtype: dt, shape: xs.map((dd, i) => (i === axis ? (sizes?.[k] ?? inf.freshDim(node)) : dd)) }));
     }
-    case 'Slice': return one(dt, sliceShape(node, xs, ins, inf));
+    case 'Slice':
+      return one(dt, sliceShape(node, xs, ins, inf));
     case 'Gather': {
       const is = ins[1]?.shape;
       if (!xs || !is) return one(dt, undefined);
       const axis = normAxis(attrInt(node, 'axis', 0), xs.length);
       return one(dt, [...xs.slice(0, axis), ...is, ...xs.slice(axis + 1)]);
     }
-    case 'GatherElements': return one(dt, ins[1]?.shape);
+    case 'GatherElements':
+      return one(dt, ins[1]?.shape);
     case 'GatherND': {
       const is = ins[1]?.shape;
       const last = is?.[is.length - 1];
@@ -322,10 +481,11 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       const hasAxes = inf.opset >= 13 ? node.inputs[1] !== undefined && node.inputs[1] !== '' : node.attrs.axes !== undefined;
       const axes = inf.opset >= 13 ? inf.value(ins[1])?.data : attrInts(node, 'axes');
       if (!xs || (hasAxes && !axes)) return one(dt, undefined);
-      if (axes) for (const a of axes) {
-        const d = xs[normAxis(a, xs.length)];
-        if (typeof d === 'number' && d !== 1) throw mismatch(node, `cannot squeeze axis ${a} of size ${d} (input ${fmtShape(xs)})`);
-      }
+      if (axes)
+        for (const a of axes) {
+          const d = xs[normAxis(a, xs.length)];
+          if (typeof d === 'number' && d !== 1) throw mismatch(node, `cannot squeeze axis ${a} of size ${d} (input ${fmtShape(xs)})`);
+        }
       return one(dt, squeezeDims(xs, axes));
     }
     case 'Expand': {
@@ -344,9 +504,17 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
     case 'Pad': {
       if (!xs) return one(dt, undefined);
       const pads = inf.opset >= 11 ? inf.value(ins[1])?.data : attrInts(node, 'pads');
-      if (!pads) return one(dt, xs.map(() => inf.freshDim(node)));
+      if (!pads)
+        return one(
+          dt,
+          xs.map(() => inf.freshDim(node)),
+        );
       const axesIn = inf.opset >= 18 && node.inputs[3] ? inf.value(ins[3])?.data : undefined;
-      if (inf.opset >= 18 && node.inputs[3] && !axesIn) return one(dt, xs.map(() => inf.freshDim(node)));
+      if (inf.opset >= 18 && node.inputs[3] && !axesIn)
+        return one(
+          dt,
+          xs.map(() => inf.freshDim(node)),
+        );
       const axes = (axesIn ?? xs.map((_, i) => i)).map((a) => normAxis(a, xs.length));
       const out = [...xs];
       axes.forEach((a, i) => (out[a] = dimAdd(xs[a]!, pads[i]! + pads[i + axes.length]!)));
@@ -361,21 +529,41 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
       if (s && l && d && d[0] === 1 && l[0] !== undefined && s[0] !== undefined) return one(dtype, [dimSub(l[0], s[0])]);
       return one(dtype, [inf.freshDim(node)]);
     }
-    case 'NonZero': return one(DataType.INT64, [rank ?? inf.freshDim(node), inf.freshDim(node)]);
+    case 'NonZero':
+      return one(DataType.INT64, [rank ?? inf.freshDim(node), inf.freshDim(node)]);
     case 'TopK': {
       const k = inf.opset >= 10 ? inf.value(ins[1])?.data[0] : attrInt(node, 'k');
       if (!xs) return [{ dtype: dt }, { dtype: DataType.INT64 }];
       const axis = normAxis(attrInt(node, 'axis', -1), xs.length);
       const s = xs.map((d, i) => (i === axis ? (k ?? inf.freshDim(node)) : d));
-      return [{ dtype: dt, shape: s }, { dtype: DataType.INT64, shape: s }];
+      return [
+        { dtype: dt, shape: s },
+        { dtype: DataType.INT64, shape: s },
+      ];
     }
-    case 'Einsum': return one(dt, einsumShape(node, ins.map((i) => i?.shape), inf));
-    case 'Resize': case 'Upsample': return one(dt, resizeShape(node, xs, ins, inf));
-    case 'DepthToSpace': case 'SpaceToDepth': {
+    case 'Einsum':
+      return one(
+        dt,
+        einsumShape(
+          node,
+          ins.map((i) => i?.shape),
+          inf,
+        ),
+      );
+    case 'Resize':
+    case 'Upsample':
+      return one(dt, resizeShape(node, xs, ins, inf));
+    case 'DepthToSpace':
+    case 'SpaceToDepth': {
       if (!xs || xs.length !== 4) return one(dt, undefined);
       const b = attrInt(node, 'blocksize', 1);
       const [n, c, h, w] = xs as [Dim, Dim, Dim, Dim];
-      return one(dt, op === 'DepthToSpace' ? [n, dimFloorDiv(c, b * b), dimMul(h, b), dimMul(w, b)] : [n, dimMul(c, b * b), dimFloorDiv(h, b), dimFloorDiv(w, b)]);
+      return one(
+        dt,
+        op === 'DepthToSpace'
+          ? [n, dimFloorDiv(c, b * b), dimMul(h, b), dimMul(w, b)]
+          : [n, dimMul(c, b * b), dimFloorDiv(h, b), dimFloorDiv(w, b)],
+      );
     }
     case 'OneHot': {
       const depth = inf.value(ins[1])?.data[0];
@@ -410,7 +598,8 @@ function matmulShape(node: Node, a: Dim[] | undefined, b: Dim[] | undefined): Di
   const B = b.length === 1 ? [b[0]!, 1] : b;
   const k1 = A[A.length - 1]!;
   const k2 = B[B.length - 2]!;
-  if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) throw mismatch(node, `inner dimensions differ: ${fmtShape(a)} x ${fmtShape(b)}`);
+  if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2)
+    throw mismatch(node, `inner dimensions differ: ${fmtShape(a)} x ${fmtShape(b)}`);
   const batch = broadcast(node, [A.slice(0, -2), B.slice(0, -2)])!;
   const out = [...batch];
   if (a.length > 1) out.push(A[A.length - 2]!);
@@ -531,7 +720,12 @@ function reshapeShape(node: Node, xs: Dim[] | undefined, shapeInfo: Info | undef
 
 function sliceShape(node: Node, xs: Dim[] | undefined, ins: (Info | undefined)[], inf: Inference): Dim[] | undefined {
   if (!xs) return undefined;
-  const p = sliceParams(node, ins.map((i) => inf.value(i)?.data), xs.length, inf.opset);
+  const p = sliceParams(
+    node,
+    ins.map((i) => inf.value(i)?.data),
+    xs.length,
+    inf.opset,
+  );
   if (!p) {
     const axes = inf.opset >= 10 && node.inputs[3] ? inf.value(ins[3])?.data : undefined;
     if (!axes) return xs.map(() => inf.freshDim(node));
@@ -592,7 +786,13 @@ function einsumShape(node: Node, shapes: (Dim[] | undefined)[], inf: Inference):
       }
     }
   });
-  const rhs = rhsGiven ?? `${ellipsis ? '...' : ''}${[...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join('')}`;
+  const rhs =
+    rhsGiven ??
+    `${ellipsis ? '...' : ''}${[...counts]
+      .filter(([, n]) => n === 1)
+      .map(([c]) => c)
+      .sort()
+      .join('')}`;
   const out: Dim[] = [];
   for (let i = 0; i < rhs.length; i++) {
     if (rhs.startsWith('...', i)) {
@@ -655,7 +855,12 @@ function propagateValues(node: Node, ins: (Info | undefined)[], outs: (Info | un
     const shapeOnly = (op === 'Shape' || op === 'Size') && ins[0]?.shape?.every((d) => typeof d === 'number');
     if (allConst || shapeOnly) {
       const inputShapes = shapeOnly ? [ins[0]!.shape as number[]] : undefined;
-      const res = evalNode(node, vals, { opset: inf.opset, baseDir: inf.baseDir, maxElements: VALUE_LIMIT, ...(inputShapes ? { inputShapes } : {}) });
+      const res = evalNode(node, vals, {
+        opset: inf.opset,
+        baseDir: inf.baseDir,
+        maxElements: VALUE_LIMIT,
+        ...(inputShapes ? { inputShapes } : {}),
+      });
       if (res) {
         res.forEach((v, i) => {
           const o = outs[i];
@@ -689,9 +894,16 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
       e = Math.min(Math.max(e < 0 ? e + r : e, 0), r);
       return xs.slice(st, Math.max(st, e));
     }
-    case 'Size': return ins[0]?.shape ? [dimProd(ins[0].shape)] : undefined;
-    case 'Identity': case 'Unsqueeze': case 'Squeeze': case 'Reshape': case 'Flatten': return s(0);
-    case 'Cast': return isIntType(attrInt(node, 'to', 0) as DataType) ? s(0) : undefined;
+    case 'Size':
+      return ins[0]?.shape ? [dimProd(ins[0].shape)] : undefined;
+    case 'Identity':
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Reshape':
+    case 'Flatten':
+      return s(0);
+    case 'Cast':
+      return isIntType(attrInt(node, 'to', 0) as DataType) ? s(0) : undefined;
     case 'Gather': {
       const x = s(0);
       const idx = inf.value(ins[1]);
@@ -706,12 +918,20 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
     case 'Slice': {
       const x = s(0);
       if (!x || (ins[0]?.shape?.length ?? 0) !== 1) return undefined;
-      const p = sliceParams(node, ins.map((i) => inf.value(i)?.data), 1, inf.opset);
+      const p = sliceParams(
+        node,
+        ins.map((i) => inf.value(i)?.data),
+        1,
+        inf.opset,
+      );
       if (!p) return undefined;
       const rr = sliceRange(x.length, p.starts[0]!, p.ends[0]!, p.steps[0]!);
       return Array.from({ length: rr.count }, (_, k) => x[rr.start + k * p.steps[0]!]!);
     }
-    case 'Add': case 'Sub': case 'Mul': case 'Div': {
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div': {
       const a = s(0);
       const b = s(1);
       if (!a || !b) return undefined;
@@ -743,7 +963,8 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
         const y = b[b.length === 1 ? 0 : i]!;
         if (x === y) res.push(1);
         else if (typeof x === 'number' && typeof y === 'number') res.push(0);
-        else if ((typeof x === 'number' && x < 0) || (typeof y === 'number' && y < 0)) res.push(0); // dims are never negative
+        else if ((typeof x === 'number' && x < 0) || (typeof y === 'number' && y < 0))
+          res.push(0); // dims are never negative
         else return undefined;
       }
       return res;
@@ -754,9 +975,12 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
       const b = s(2);
       if (!c || !a || !b) return undefined;
       const n = Math.max(c.data.length, a.length, b.length);
-      return Array.from({ length: n }, (_, i) => (c.data[c.data.length === 1 ? 0 : i] ? a[a.length === 1 ? 0 : i]! : b[b.length === 1 ? 0 : i]!));
+      return Array.from({ length: n }, (_, i) =>
+        c.data[c.data.length === 1 ? 0 : i] ? a[a.length === 1 ? 0 : i]! : b[b.length === 1 ? 0 : i]!,
+      );
     }
-    case 'Max': case 'Min': {
+    case 'Max':
+    case 'Min': {
       const a = s(0);
       const b = s(1);
       if (!a || !b || ins.length !== 2) return undefined;
@@ -767,7 +991,8 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
         const y = b[b.length === 1 ? 0 : i]!;
         if (x === y) res.push(x);
         else if (typeof x === 'number' && typeof y === 'number') res.push(node.opType === 'Max' ? Math.max(x, y) : Math.min(x, y));
-        else if (node.opType === 'Max' && (x === 0 || x === 1)) res.push(y); // dims are >= 1 in practice
+        else if (node.opType === 'Max' && (x === 0 || x === 1))
+          res.push(y); // dims are >= 1 in practice
         else if (node.opType === 'Max' && (y === 0 || y === 1)) res.push(x);
         else return undefined;
       }

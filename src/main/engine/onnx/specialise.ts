@@ -36,7 +36,10 @@ export function specialise(model: Model, shapes: Record<string, number[]>, opts:
   const initializerBacked = new Set([...g.initializers.keys()]);
   for (const name of Object.keys(shapes)) {
     if (!inputNames.includes(name)) {
-      throw new EngineError('INVALID_ARGUMENT', `the model has no input '${name}'; its inputs are ${inputNames.filter((n) => !initializerBacked.has(n)).join(', ')}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `the model has no input '${name}'; its inputs are ${inputNames.filter((n) => !initializerBacked.has(n)).join(', ')}`,
+      );
     }
     const given = shapes[name]!;
     if (!given.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -51,17 +54,27 @@ export function specialise(model: Model, shapes: Record<string, number[]>, opts:
     if (!given) continue;
     const dims = v.shape;
     if (dims && dims.length !== given.length) {
-      throw new EngineError('SHAPE_MISMATCH', `input '${v.name}' has rank ${dims.length} ${fmtShape(dims)} in the model, but the given shape [${given.join(',')}] has rank ${given.length}`);
+      throw new EngineError(
+        'SHAPE_MISMATCH',
+        `input '${v.name}' has rank ${dims.length} ${fmtShape(dims)} in the model, but the given shape [${given.join(',')}] has rank ${given.length}`,
+      );
     }
     dims?.forEach((d, i) => {
       const size = given[i]!;
       if (typeof d === 'number') {
-        if (d !== size) throw new EngineError('SHAPE_MISMATCH', `input '${v.name}' has dims ${fmtShape(dims)} in the model, but the given shape is [${given.join(',')}] (dim ${i} must be ${d})`);
+        if (d !== size)
+          throw new EngineError(
+            'SHAPE_MISMATCH',
+            `input '${v.name}' has dims ${fmtShape(dims)} in the model, but the given shape is [${given.join(',')}] (dim ${i} must be ${d})`,
+          );
         return;
       }
       const prev = bound.get(d);
       if (prev && prev.size !== size) {
-        throw new EngineError('SHAPE_MISMATCH', `dim '${d}' is ${prev.size} in input '${prev.from}' but ${size} in input '${v.name}' (model dims ${fmtShape(dims)}, given [${given.join(',')}])`);
+        throw new EngineError(
+          'SHAPE_MISMATCH',
+          `dim '${d}' is ${prev.size} in input '${prev.from}' but ${size} in input '${v.name}' (model dims ${fmtShape(dims)}, given [${given.join(',')}])`,
+        );
       }
       if (!prev) bound.set(d, { size, from: v.name });
     });
@@ -92,7 +105,10 @@ export function specialise(model: Model, shapes: Record<string, number[]>, opts:
     } else v.shape = fixed;
   }
   if (unresolved.length > 0) {
-    throw new EngineError('INVALID_ARGUMENT', `inputs with symbolic dims need a concrete shape: ${unresolved.join('; ')}. Pass --shape NAME=D0xD1x… for each${example ? ` (e.g. --shape ${example} with numbers for the <names>)` : ''}`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `inputs with symbolic dims need a concrete shape: ${unresolved.join('; ')}. Pass --shape NAME=D0xD1x… for each${example ? ` (e.g. --shape ${example} with numbers for the <names>)` : ''}`,
+    );
   }
 
   // Declared output dims that are now determined by the bound symbols.

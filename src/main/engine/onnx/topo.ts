@@ -69,7 +69,10 @@ export function topoSort(graph: Graph): Node[] {
       if (available.has(input)) continue;
       const p = producerIndex.get(input);
       if (p === undefined) {
-        throw new EngineError('INVALID_MODEL', `input '${input}' of ${n.opType} node '${n.name}' is not a graph input, initializer or output of any node`);
+        throw new EngineError(
+          'INVALID_MODEL',
+          `input '${input}' of ${n.opType} node '${n.name}' is not a graph input, initializer or output of any node`,
+        );
       }
       if (seen.has(p)) continue;
       seen.add(p);

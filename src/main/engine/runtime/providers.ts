@@ -20,7 +20,11 @@ export function isProviderChoice(v: string): v is ProviderChoice {
 /** Backends compiled into this onnxruntime-node build (name, and whether its libraries ship in the package). */
 export function supportedBackends(): { name: string; bundled: boolean }[] {
   try {
-    return (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
+    return (
+      (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends?.() ?? [
+        { name: 'cpu', bundled: true },
+      ]
+    );
   } catch {
     return [{ name: 'cpu', bundled: true }];
   }

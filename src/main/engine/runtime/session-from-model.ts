@@ -8,10 +8,15 @@ import { serializeForSession } from '../onnx/model-io.js';
 import { sessionOptions } from './session.js';
 
 /** @param options default: the engine's CPU session options (runtime/session.ts) */
-export async function sessionFromModel(model: Model, options: ort.InferenceSession.SessionOptions = sessionOptions('cpu')): Promise<ort.InferenceSession> {
+export async function sessionFromModel(
+  model: Model,
+  options: ort.InferenceSession.SessionOptions = sessionOptions('cpu'),
+): Promise<ort.InferenceSession> {
   const file = await serializeForSession(model);
   try {
-    return file.path !== undefined ? await ort.InferenceSession.create(file.path, options) : await ort.InferenceSession.create(file.bytes!, options);
+    return file.path !== undefined
+      ? await ort.InferenceSession.create(file.path, options)
+      : await ort.InferenceSession.create(file.bytes!, options);
   } finally {
     await file.dispose();
   }

@@ -53,7 +53,9 @@ export interface Session {
 }
 
 function metadataOf(list: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
-  return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] }));
+  return list.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
 }
 
 /**
@@ -82,7 +84,8 @@ export function sessionOptions(provider: ExecutionProvider = 'cpu', threads?: nu
  */
 export async function createSession(pathOrBytes: string | Uint8Array, opts: CreateSessionOptions = {}): Promise<Session> {
   const name = opts.name ?? (typeof pathOrBytes === 'string' ? pathOrBytes : 'model');
-  if (typeof pathOrBytes === 'string' && !existsSync(pathOrBytes)) throw new EngineError('MODEL_FOLDER', `model file ${pathOrBytes} does not exist`);
+  if (typeof pathOrBytes === 'string' && !existsSync(pathOrBytes))
+    throw new EngineError('MODEL_FOLDER', `model file ${pathOrBytes} does not exist`);
   const candidates = providerCandidates(opts.provider ?? 'auto', opts.environment);
   const warnings: RuntimeWarning[] = [];
   let lastError: unknown;
@@ -106,11 +109,15 @@ export async function createSession(pathOrBytes: string | Uint8Array, opts: Crea
       opts.onWarning?.(w);
     }
   }
-  throw new EngineError('INVALID_MODEL', `onnxruntime cannot load ${name}: ${firstLine(lastError)}. Re-download or re-export the model.`, { cause: lastError });
+  throw new EngineError('INVALID_MODEL', `onnxruntime cannot load ${name}: ${firstLine(lastError)}. Re-download or re-export the model.`, {
+    cause: lastError,
+  });
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]!
+    .slice(0, 300);
 }
 
 function wrap(s: ort.InferenceSession, name: string, provider: ExecutionProvider, warnings: RuntimeWarning[]): Session {

@@ -14,7 +14,8 @@ export type IdsType = 'int32' | 'int64';
 /** A float tensor of `type` holding `data` (converted to half bits for float16). */
 export function floatTensor(data: Float32Array, dims: readonly number[], type: FloatType = 'float32'): ort.Tensor {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new EngineError('SHAPE_MISMATCH', `tensor of shape [${dims.join(',')}] needs ${count} values, got ${data.length}`);
+  if (count !== data.length)
+    throw new EngineError('SHAPE_MISMATCH', `tensor of shape [${dims.join(',')}] needs ${count} values, got ${data.length}`);
   if (type === 'float16') return new ort.Tensor('float16', float32ToHalfArray(data), dims);
   return new ort.Tensor('float32', data, dims);
 }

@@ -12,7 +12,13 @@ describe('accumulation through Gemm C (several linear layers reading one value)'
       label: 'q/k/v projections',
       inputs: { x: { shape: [2, 3, 4] } },
       build: (b, x) => {
-        const w = (k: number, n: number) => b.initializer(`w${k}`, D, [4, n], Array.from({ length: 4 * n }, (_v, i) => Math.sin(i + k)));
+        const w = (k: number, n: number) =>
+          b.initializer(
+            `w${k}`,
+            D,
+            [4, n],
+            Array.from({ length: 4 * n }, (_v, i) => Math.sin(i + k)),
+          );
         const q = b.op('MatMul', [x.x!, w(1, 5)]);
         const k = b.op('MatMul', [x.x!, w(2, 5)]);
         const v = b.op('MatMul', [x.x!, w(3, 5)]);
@@ -33,7 +39,13 @@ describe('accumulation through Gemm C (several linear layers reading one value)'
       label: 'two projections and an elementwise use',
       inputs: { x: { shape: [3, 4] } },
       build: (b, x) => {
-        const w = (k: number) => b.initializer(`w${k}`, D, [4, 4], Array.from({ length: 16 }, (_v, i) => Math.cos(i * k)));
+        const w = (k: number) =>
+          b.initializer(
+            `w${k}`,
+            D,
+            [4, 4],
+            Array.from({ length: 16 }, (_v, i) => Math.cos(i * k)),
+          );
         const a = b.op('MatMul', [x.x!, w(1)]);
         const c = b.op('MatMul', [x.x!, w(2)]);
         return b.op('Add', [b.op('Mul', [a, c]), b.op('Sin', [x.x!])]);
@@ -54,7 +66,13 @@ describe('accumulation through Gemm C (several linear layers reading one value)'
       label: 'shared contribution',
       inputs: { x: { shape: [3, 4] } },
       build: (b, x) => {
-        const w = (k: number) => b.initializer(`w${k}`, D, [4, 4], Array.from({ length: 16 }, (_v, i) => Math.sin(i * k + 1)));
+        const w = (k: number) =>
+          b.initializer(
+            `w${k}`,
+            D,
+            [4, 4],
+            Array.from({ length: 16 }, (_v, i) => Math.sin(i * k + 1)),
+          );
         // q before p in node order: the reverse sweep sums p's gradient before q's rule reads the shared one
         const q = b.op('Cos', [x.x!]);
         const p = b.op('Sin', [x.x!]);
@@ -68,11 +86,25 @@ describe('accumulation through Gemm C (several linear layers reading one value)'
 });
 
 describe('GradGraphIndex (producers and consumers of the graph being written)', () => {
-  const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {} });
+  const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({
+    name,
+    opType,
+    domain: '',
+    inputs,
+    outputs,
+    attrs: {},
+  });
 
   it('indexes appended nodes, counts a repeated input once per node, and stays in step across its edits', () => {
     const fwd = node('f', 'Relu', ['x'], ['y']);
-    const g: Graph = { name: 'g', inputs: [], outputs: [{ name: 'y', dtype: DataType.FLOAT }], initializers: new Map(), nodes: [fwd], valueInfo: new Map() };
+    const g: Graph = {
+      name: 'g',
+      inputs: [],
+      outputs: [{ name: 'y', dtype: DataType.FLOAT }],
+      initializers: new Map(),
+      nodes: [fwd],
+      valueInfo: new Map(),
+    };
     const index = new GradGraphIndex(g, 1);
     const g1 = node('g1', 'Gemm', ['dy', 'w1'], ['a']);
     const r1 = node('r1', 'Reshape', ['a', 's'], ['ra']);

@@ -26,7 +26,8 @@ function tensorOf(s: Spec): ort.Tensor {
   return new ort.Tensor('int32', Int32Array.from(s.values), s.shape);
 }
 
-const numbers = (t: ort.Tensor): number[] => (t.type === 'float16' ? Array.from(halfArrayToFloat32(t.data as Uint16Array)) : Array.from(t.data as Float32Array));
+const numbers = (t: ort.Tensor): number[] =>
+  t.type === 'float16' ? Array.from(halfArrayToFloat32(t.data as Uint16Array)) : Array.from(t.data as Float32Array);
 
 /** FD along random directions of every float input in `wrt`; returns the worst relative error. */
 async function directionalCheck(model: Model, inputs: Record<string, Spec>, wrt: string[], wrtInit: string[] = []): Promise<number> {
@@ -49,7 +50,9 @@ async function directionalCheck(model: Model, inputs: Record<string, Spec>, wrt:
     const g = numbers(res[r.gradOutputs[name]!]!);
     const v = base.values.map(() => rand() * 2 - 1);
     const f = async (s: number) => {
-      const y = numbers((await fs.run({ ...feeds, [name]: tensorOf({ ...base, values: base.values.map((x, i) => x + s * v[i]!) }) }))[out.name]!);
+      const y = numbers(
+        (await fs.run({ ...feeds, [name]: tensorOf({ ...base, values: base.values.map((x, i) => x + s * v[i]!) }) }))[out.name]!,
+      );
       return y.reduce((acc, yi, i) => acc + yi * cot[i]!, 0);
     };
     const eps = 1e-2;
@@ -83,7 +86,11 @@ describe('gradients of the generated demo models', () => {
   });
 
   it('demo VAE decoder w.r.t. latent_sample', async () => {
-    const err = await directionalCheck(buildVaeDecoderModel({ seed: 5 }), { latent_sample: { shape: [1, 4, 8, 8], dtype: 'float32', values: rnd(256, 3, 3) } }, ['latent_sample']);
+    const err = await directionalCheck(
+      buildVaeDecoderModel({ seed: 5 }),
+      { latent_sample: { shape: [1, 4, 8, 8], dtype: 'float32', values: rnd(256, 3, 3) } },
+      ['latent_sample'],
+    );
     expect(err).toBeLessThan(2e-3);
   });
 
@@ -94,7 +101,10 @@ describe('gradients of the generated demo models', () => {
     const ids = Array.from({ length: 77 }, (_v, i) => (i < 6 ? [49, 3, 7, 7, 12, 48][i]! : 48));
     const cot = rnd(77 * 32, 8);
     const s = await createSession(r.model);
-    const res = await s.run({ input_ids: tensorOf({ shape: [1, 77], dtype: 'int32', values: ids }), [r.cotangentInputs['last_hidden_state']!]: new ort.Tensor('float32', Float32Array.from(cot), [1, 77, 32]) });
+    const res = await s.run({
+      input_ids: tensorOf({ shape: [1, 77], dtype: 'int32', values: ids }),
+      [r.cotangentInputs['last_hidden_state']!]: new ort.Tensor('float32', Float32Array.from(cot), [1, 77, 32]),
+    });
     await s.release();
     const g = numbers(res[`${TOKEN_EMBEDDING_NAME}_grad`]!);
     // rows of tokens that never occur get exactly zero; used rows do not

@@ -152,7 +152,11 @@ function initializerNumbers(model: Model, name: string): Float64Array {
   const t = model.graph.initializers.get(name)!;
   const raw = t.raw!;
   const view =
-    t.dtype === DataType.DOUBLE ? new Float64Array(raw.slice().buffer) : t.dtype === DataType.FLOAT ? new Float32Array(raw.slice().buffer) : undefined;
+    t.dtype === DataType.DOUBLE
+      ? new Float64Array(raw.slice().buffer)
+      : t.dtype === DataType.FLOAT
+        ? new Float32Array(raw.slice().buffer)
+        : undefined;
   if (!view) throw new Error(`initializer ${name}: FD checks need FLOAT or DOUBLE`);
   return Float64Array.from(view);
 }
@@ -199,7 +203,8 @@ export async function checkGradient(spec: CheckGradientSpec): Promise<CheckGradi
     const b = toNumbers(vjpRes[o.name] as ort.Tensor);
     const scale = Math.max(1e-30, ...Array.from(a, Math.abs));
     const err = Math.max(0, ...Array.from(a, (x, i) => Math.abs(x - b[i]!)));
-    if (a.length !== b.length || err > 1e-5 * scale) throw new Error(`${label}: the VJP model changed forward output ${o.name} (max |diff| ${err})`);
+    if (a.length !== b.length || err > 1e-5 * scale)
+      throw new Error(`${label}: the VJP model changed forward output ${o.name} (max |diff| ${err})`);
   }
 
   const checks: WrtCheck[] = [];
@@ -266,7 +271,8 @@ export async function checkGradient(spec: CheckGradientSpec): Promise<CheckGradi
           `(max |err| ${maxAbsErr.toExponential(3)} > ${atol} + ${rtol} * ${scale.toExponential(3)}); emitted ops ${JSON.stringify(report.emittedOps)}`,
       );
     }
-    if (scale === 0) throw new Error(`${label}: d/d${name} is identically zero on the probes; choose inputs where the gradient is informative`);
+    if (scale === 0)
+      throw new Error(`${label}: d/d${name} is identically zero on the probes; choose inputs where the gradient is informative`);
     checks.push({ name, maxAbsErr, scale, probes: pairs.length });
   }
   return { checks, report, model, vjpModel };

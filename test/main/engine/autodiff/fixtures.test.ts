@@ -27,7 +27,8 @@ const CASES: { model: string; what: string }[] = [
 ];
 
 function relErr(got: Float32Array, ref: Float32Array): number {
-  let e = 0, m = 0;
+  let e = 0,
+    m = 0;
   for (let i = 0; i < ref.length; i++) {
     e = Math.max(e, Math.abs(got[i]! - ref[i]!));
     m = Math.max(m, Math.abs(ref[i]!));
@@ -50,7 +51,8 @@ for (const folder of fixtureFolders) {
 
         const feeds: Record<string, ort.Tensor> = {};
         for (const [k, t] of Object.entries(m.inputs)) feeds[k] = new ort.Tensor(t.dtype, readFixtureTensor(folder, t), t.shape);
-        for (const [o, t] of Object.entries(m.cotangent)) feeds[r.cotangentInputs[o]!] = new ort.Tensor(t.dtype, readFixtureTensor(folder, t), t.shape);
+        for (const [o, t] of Object.entries(m.cotangent))
+          feeds[r.cotangentInputs[o]!] = new ort.Tensor(t.dtype, readFixtureTensor(folder, t), t.shape);
         const session = await ort.InferenceSession.create(encodeModel(r.model), { logSeverityLevel: 3 });
         const out = await session.run(feeds);
         await session.release();

@@ -38,11 +38,18 @@ describe('attention-core fusion (Softmax -> MatMul)', () => {
     const p = model.graph.nodes.find((n) => n.opType === 'Softmax')!.outputs[0]!;
     const readers = (m: typeof model) => m.graph.nodes.slice(model.graph.nodes.length).filter((n) => n.inputs.includes(p)).length;
     expect(readers(fused.model)).toBeLessThan(readers(plain.model));
-    const cot = { [fused.cotangentInputs[model.graph.outputs[0]!.name]!]: tensor(D, [2, 3, 5, 2], Array.from({ length: 60 }, (_v, i) => Math.sin(i))) };
+    const cot = {
+      [fused.cotangentInputs[model.graph.outputs[0]!.name]!]: tensor(
+        D,
+        [2, 3, 5, 2],
+        Array.from({ length: 60 }, (_v, i) => Math.sin(i)),
+      ),
+    };
     const a = await runModel(fused.model, { ...feeds, ...cot });
     const b = await runModel(plain.model, { ...feeds, ...cot });
     for (const w of ['q', 'k', 'v']) {
-      const x = toNumbers(a[`${w}_grad`]!), y = toNumbers(b[`${w}_grad`]!);
+      const x = toNumbers(a[`${w}_grad`]!),
+        y = toNumbers(b[`${w}_grad`]!);
       x.forEach((xi, i) => expect(Math.abs(xi - y[i]!)).toBeLessThan(1e-12));
     }
   });
@@ -142,7 +149,11 @@ describe('SiLU / quick-GELU fusion (x * Sigmoid(a x))', () => {
     try {
       const count = async (fuse: boolean): Promise<number> => {
         const path = join(dir, `opt-${fuse}.onnx`);
-        const s = await ort.InferenceSession.create(encodeModel(buildVjp(model, { wrt: ['x'], fuse }).model), { graphOptimizationLevel: 'all', optimizedModelFilePath: path, logSeverityLevel: 3 });
+        const s = await ort.InferenceSession.create(encodeModel(buildVjp(model, { wrt: ['x'], fuse }).model), {
+          graphOptimizationLevel: 'all',
+          optimizedModelFilePath: path,
+          logSeverityLevel: 3,
+        });
         await s.release();
         return (await readModel(path)).graph.nodes.filter((n) => n.opType === 'QuickGelu').length;
       };
@@ -220,7 +231,11 @@ describe('GELU fusion (x * (erf(x / sqrt 2) + 1) * 0.5)', () => {
     try {
       const count = async (fuse: boolean): Promise<number> => {
         const path = join(dir, `opt-${fuse}.onnx`);
-        const s = await ort.InferenceSession.create(encodeModel(buildVjp(model, { wrt: ['x'], fuse }).model), { graphOptimizationLevel: 'extended', optimizedModelFilePath: path, logSeverityLevel: 3 });
+        const s = await ort.InferenceSession.create(encodeModel(buildVjp(model, { wrt: ['x'], fuse }).model), {
+          graphOptimizationLevel: 'extended',
+          optimizedModelFilePath: path,
+          logSeverityLevel: 3,
+        });
         await s.release();
         return (await readModel(path)).graph.nodes.filter((n) => n.opType === 'Gelu').length;
       };

@@ -12,10 +12,7 @@ async function forwardModel(dtype = D) {
   return buildForward({
     dtype,
     inputs: { x: { shape: SHAPE } },
-    build: (b, x) => [
-      b.op('Mul', [b.op('Sin', [x.x!]), b.scalar(1.5, dtype)]),
-      b.op('Exp', [b.op('Mul', [x.x!, b.scalar(0.3, dtype)])]),
-    ],
+    build: (b, x) => [b.op('Mul', [b.op('Sin', [x.x!]), b.scalar(1.5, dtype)]), b.op('Exp', [b.op('Mul', [x.x!, b.scalar(0.3, dtype)])])],
   });
 }
 
@@ -24,7 +21,9 @@ function refLoss(y1: Float64Array, y2: Float64Array, t1: Float64Array, t2: Float
   const mse = mean([...y1].map((v, i) => (v - t1[i]!) ** 2));
   const mae = mean([...y2].map((v, i) => Math.abs(v - t2[i]!)));
   const cos = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-    let d = 0, na = 0, nb = 0;
+    let d = 0,
+      na = 0,
+      nb = 0;
     for (let i = 0; i < a.length; i++) {
       d += a[i]! * b[i]!;
       na += a[i]! ** 2;
@@ -77,7 +76,8 @@ describe('loss composition', () => {
     const grad = toNumbers(res['x_grad']!);
     const eps = 1e-6;
     for (let i = 0; i < N; i++) {
-      const xp = Float64Array.from(x0), xm = Float64Array.from(x0);
+      const xp = Float64Array.from(x0),
+        xm = Float64Array.from(x0);
       xp[i]! += eps;
       xm[i]! -= eps;
       const fp = toNumbers((await ls.run({ ...all, x: tensor(D, SHAPE, xp) }))['loss']!)[0]!;

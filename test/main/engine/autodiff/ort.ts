@@ -13,13 +13,20 @@ export type Feeds = Record<string, ort.Tensor>;
 /** The typed array onnxruntime expects for `dtype`, built from numbers. fp16 takes half bits. */
 export function typedArray(dtype: DataType, values: ArrayLike<number> | ArrayLike<bigint>): ort.Tensor['data'] {
   switch (dtype) {
-    case DataType.FLOAT: return Float32Array.from(values as ArrayLike<number>);
-    case DataType.DOUBLE: return Float64Array.from(values as ArrayLike<number>);
-    case DataType.FLOAT16: return Uint16Array.from(values as ArrayLike<number>);
-    case DataType.INT64: return BigInt64Array.from(values as ArrayLike<number | bigint>, (x) => BigInt(x));
-    case DataType.INT32: return Int32Array.from(values as ArrayLike<number>);
-    case DataType.BOOL: return Uint8Array.from(values as ArrayLike<number>);
-    default: throw new Error(`typedArray: unsupported dtype ${DataType[dtype]}`);
+    case DataType.FLOAT:
+      return Float32Array.from(values as ArrayLike<number>);
+    case DataType.DOUBLE:
+      return Float64Array.from(values as ArrayLike<number>);
+    case DataType.FLOAT16:
+      return Uint16Array.from(values as ArrayLike<number>);
+    case DataType.INT64:
+      return BigInt64Array.from(values as ArrayLike<number | bigint>, (x) => BigInt(x));
+    case DataType.INT32:
+      return Int32Array.from(values as ArrayLike<number>);
+    case DataType.BOOL:
+      return Uint8Array.from(values as ArrayLike<number>);
+    default:
+      throw new Error(`typedArray: unsupported dtype ${DataType[dtype]}`);
   }
 }
 
@@ -59,7 +66,10 @@ export async function annotateWithOrt(model: Model, feeds: Feeds): Promise<Model
       ...g,
       outputs: [
         ...g.outputs,
-        ...g.nodes.flatMap((n) => n.outputs).filter((o) => o && !declared.has(o) && !g.initializers.has(o)).map((name) => ({ name, dtype: DataType.UNDEFINED })),
+        ...g.nodes
+          .flatMap((n) => n.outputs)
+          .filter((o) => o && !declared.has(o) && !g.initializers.has(o))
+          .map((name) => ({ name, dtype: DataType.UNDEFINED })),
       ],
     },
   };

@@ -16,7 +16,12 @@ async function smallModel() {
     dtype: F,
     inputs: { x: { shape: [2, 3] }, q: { shape: [4] } },
     build: (b, x) => {
-      const w = b.initializer('W', F, [3, 5], Array.from({ length: 15 }, (_v, i) => Math.sin(i)));
+      const w = b.initializer(
+        'W',
+        F,
+        [3, 5],
+        Array.from({ length: 15 }, (_v, i) => Math.sin(i)),
+      );
       const c = b.initializer('c', F, [5], [0.1, 0.2, 0.3, 0.4, 0.5]);
       const y = b.op('Add', [b.op('MatMul', [x.x!, w]), c]);
       return [b.op('Sin', [y], {}, { outputNames: ['z'] }), b.op('Exp', [x.q!], {}, { outputNames: ['k'] })];
@@ -28,8 +33,17 @@ describe('buildVjp contract', () => {
   it('inputs = originals + <output>_cotangent, outputs = originals + <wrt>_grad, forward values unchanged', async () => {
     const { model, feeds } = await smallModel();
     const r = buildVjp(model, { wrt: ['x'] });
-    expect(r.model.graph.inputs.map((v) => [v.name, v.shape])).toEqual([['x', [2, 3]], ['q', [4]], ['z_cotangent', [2, 5]], ['k_cotangent', [4]]]);
-    expect(r.model.graph.outputs.map((v) => [v.name, v.shape])).toEqual([['z', [2, 5]], ['k', [4]], ['x_grad', [2, 3]]]);
+    expect(r.model.graph.inputs.map((v) => [v.name, v.shape])).toEqual([
+      ['x', [2, 3]],
+      ['q', [4]],
+      ['z_cotangent', [2, 5]],
+      ['k_cotangent', [4]],
+    ]);
+    expect(r.model.graph.outputs.map((v) => [v.name, v.shape])).toEqual([
+      ['z', [2, 5]],
+      ['k', [4]],
+      ['x_grad', [2, 3]],
+    ]);
     expect(r.cotangentInputs).toEqual({ z: 'z_cotangent', k: 'k_cotangent' });
     expect(r.gradOutputs).toEqual({ x: 'x_grad' });
     // the input model is untouched
@@ -40,7 +54,11 @@ describe('buildVjp contract', () => {
     const a = await fwd.run(feeds);
     const vs = await createSession(r.model);
     const rand = rng(3);
-    const b = await vs.run({ ...feeds, z_cotangent: tensor(F, [2, 5], Array.from({ length: 10 }, rand)), k_cotangent: tensor(F, [4], [1, 2, 3, 4]) });
+    const b = await vs.run({
+      ...feeds,
+      z_cotangent: tensor(F, [2, 5], Array.from({ length: 10 }, rand)),
+      k_cotangent: tensor(F, [4], [1, 2, 3, 4]),
+    });
     expect(toNumbers(b['z']!)).toEqual(toNumbers(a['z']!));
     expect(toNumbers(b['k']!)).toEqual(toNumbers(a['k']!));
   });
@@ -62,7 +80,18 @@ describe('buildVjp contract', () => {
     const { checks } = await checkGradient({
       dtype: F,
       inputs: { x: { shape: [2, 3] } },
-      build: (b, x) => b.op('Tanh', [b.op('MatMul', [x.x!, b.initializer('W', F, [3, 4], Array.from({ length: 12 }, (_v, i) => Math.cos(i)))])]),
+      build: (b, x) =>
+        b.op('Tanh', [
+          b.op('MatMul', [
+            x.x!,
+            b.initializer(
+              'W',
+              F,
+              [3, 4],
+              Array.from({ length: 12 }, (_v, i) => Math.cos(i)),
+            ),
+          ]),
+        ]),
       wrt: ['x'],
       wrtInitializers: ['W'],
     });
@@ -121,7 +150,9 @@ describe('buildVjp contract', () => {
       inputs: { ids: { shape: [3], dtype: DataType.INT64, data: [0, 1, 1] } },
       build: (b, x) => b.op('Gather', [b.initializer('table', DataType.DOUBLE, [2, 2], [1, 2, 3, 4]), x.ids!]),
     });
-    expect(() => buildVjp(model, { wrt: ['ids'] })).toThrow(/integer\/non-float type INT64.*embedding table 'table'.*--wrt-initializer table/);
+    expect(() => buildVjp(model, { wrt: ['ids'] })).toThrow(
+      /integer\/non-float type INT64.*embedding table 'table'.*--wrt-initializer table/,
+    );
     expect(buildVjp(model, { wrtInitializers: ['table'] }).gradOutputs).toEqual({ table: 'table_grad' });
   });
 
@@ -139,7 +170,9 @@ describe('buildVjp contract', () => {
     }
     expect(e).toBeInstanceOf(MissingGradRuleError);
     expect((e as MissingGradRuleError).code).toBe('MISSING_GRAD_RULE');
-    expect((e as Error).message).toMatch(/no gradient rule for op Hardmax \(node 'my_hardmax'\).*Add a rule in src\/main\/engine\/autodiff\/rules/);
+    expect((e as Error).message).toMatch(
+      /no gradient rule for op Hardmax \(node 'my_hardmax'\).*Add a rule in src\/main\/engine\/autodiff\/rules/,
+    );
   });
 
   it('errors: symbolic input dims ask for specialisation', () => {
@@ -185,14 +218,19 @@ describe('buildVjp contract', () => {
     const rf = buildVjp(full.model, { wrt: ['x'] });
     expect(rh.model.graph.outputs.find((o) => o.name === 'x_grad')!.dtype).toBe(H);
     // every constant the gradient introduced is fp16 (no silent fp32 islands needing Casts)
-    const added = [...rh.model.graph.initializers.values()].filter((t) => !half.model.graph.initializers.has(t.name) && t.dtype !== DataType.INT64);
+    const added = [...rh.model.graph.initializers.values()].filter(
+      (t) => !half.model.graph.initializers.has(t.name) && t.dtype !== DataType.INT64,
+    );
     expect(added.length).toBeGreaterThan(0);
     expect(added.every((t) => t.dtype === H)).toBe(true);
     expect(rh.report.emittedOps['Cast']).toBeUndefined();
 
     const cot = Array.from({ length: 9 }, () => rand() * 2 - 1);
     const sh = await createSession(rh.model);
-    const gh = await sh.run({ ...half.feeds, [rh.cotangentInputs[half.model.graph.outputs[0]!.name]!]: tensor(H, [3, 3], float32ToHalfArray(cot)) });
+    const gh = await sh.run({
+      ...half.feeds,
+      [rh.cotangentInputs[half.model.graph.outputs[0]!.name]!]: tensor(H, [3, 3], float32ToHalfArray(cot)),
+    });
     const sf = await createSession(rf.model);
     const gf = await sf.run({ ...full.feeds, [rf.cotangentInputs[full.model.graph.outputs[0]!.name]!]: tensor(F, [3, 3], cot) });
     const a = halfArrayToFloat32(gh['x_grad']!.data as Uint16Array);
@@ -206,7 +244,15 @@ describe('checkGradient harness', () => {
   it('detects a wrong gradient', async () => {
     // plant a bug in the VJP of sin (cos replaced by sin) and expect the check to fail
     const spec = { inputs: { a: { shape: [4] } }, build: (b: GraphBuilder, x: Record<string, string>) => b.op('Sin', [x.a!]), wrt: ['a'] };
-    await expect(checkGradient({ ...spec, tamper: (m) => { const n = m.graph.nodes.find((k) => k.opType === 'Cos'); n!.opType = 'Sin'; } })).rejects.toThrow(/disagrees with finite differences/);
+    await expect(
+      checkGradient({
+        ...spec,
+        tamper: (m) => {
+          const n = m.graph.nodes.find((k) => k.opType === 'Cos');
+          n!.opType = 'Sin';
+        },
+      }),
+    ).rejects.toThrow(/disagrees with finite differences/);
     await expect(checkGradient(spec)).resolves.toBeTruthy();
   });
 });

@@ -43,7 +43,15 @@ async function withSet<T>(dir: string, fn: (ms: ModelSet) => Promise<T>): Promis
   }
 }
 
-const small = { prompt: 'a red fox in a snowy forest', seed: 3, steps: 3, scheduler: 'ddim', guidance: 7.5, width: 64, height: 64 } as const;
+const small = {
+  prompt: 'a red fox in a snowy forest',
+  seed: 3,
+  steps: 3,
+  scheduler: 'ddim',
+  guidance: 7.5,
+  width: 64,
+  height: 64,
+} as const;
 
 describe('loadModelSet: I/O metadata of the export variants', () => {
   it('fp32 export, int64 timestep, int32 ids, UNet weights in model.onnx_data', async () => {
@@ -89,7 +97,13 @@ describe('loadModelSet: I/O metadata of the export variants', () => {
   it('fp16 export (float16 activations and timestep) runs with conversions and matches fp32 closely', async () => {
     const ref = await withSet(dirs.fp32int64!, (ms) => generate(ms, small));
     await withSet(dirs.fp16!, async (ms) => {
-      expect(ms.io).toMatchObject({ unetType: 'float16', timestepType: 'float16', textOutputType: 'float16', vaeDecoderType: 'float16', vaeEncoderType: 'float16' });
+      expect(ms.io).toMatchObject({
+        unetType: 'float16',
+        timestepType: 'float16',
+        textOutputType: 'float16',
+        vaeDecoderType: 'float16',
+        vaeEncoderType: 'float16',
+      });
       const emb = await encodePrompt(ms, 'a red fox');
       expect(emb.length).toBe(77 * 64);
       const r = await generate(ms, small);
@@ -125,12 +139,18 @@ describe('loadModelSet: bad folders', () => {
   });
 
   it('reports a folder that does not exist, a file instead of a folder, and an uninstalled name', async () => {
-    await expect(loadModelSet(path.join(root, 'nope'))).rejects.toMatchObject({ code: 'MODEL_FOLDER', message: expect.stringMatching(/does not exist/) });
+    await expect(loadModelSet(path.join(root, 'nope'))).rejects.toMatchObject({
+      code: 'MODEL_FOLDER',
+      message: expect.stringMatching(/does not exist/),
+    });
     const file = path.join(root, 'file.txt');
     await writeFile(file, 'x');
     await expect(loadModelSet(file)).rejects.toMatchObject({ code: 'MODEL_FOLDER' });
     const cache = path.join(root, 'empty-cache');
-    await expect(loadModelSet('sd15', { cacheDir: cache })).rejects.toMatchObject({ code: 'NOT_INSTALLED', message: expect.stringMatching(/models download sd15/) });
+    await expect(loadModelSet('sd15', { cacheDir: cache })).rejects.toMatchObject({
+      code: 'NOT_INSTALLED',
+      message: expect.stringMatching(/models download sd15/),
+    });
   });
 
   it('rejects a folder whose components do not fit together', async () => {
@@ -139,7 +159,10 @@ describe('loadModelSet: bad folders', () => {
     // A text encoder of another width (32) next to a UNet that wants 64.
     const { buildTextEncoderModel } = await import('../../../../src/main/engine/models/demo/text-encoder.js');
     const { writeModel } = await import('../../../../src/main/engine/onnx/model-io.js');
-    await writeModel(buildTextEncoderModel({ vocabSize: 5419, hidden: 32, layers: 1, heads: 2, seed: 1 }), path.join(mixed, 'text_encoder', 'model.onnx'));
+    await writeModel(
+      buildTextEncoderModel({ vocabSize: 5419, hidden: 32, layers: 1, heads: 2, seed: 1 }),
+      path.join(mixed, 'text_encoder', 'model.onnx'),
+    );
     await expect(loadModelSet(mixed)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/width 32.*64/) });
   });
 

@@ -3,7 +3,16 @@ import { CancelledError, EngineError } from '../../../../src/main/engine/errors.
 import { readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
 import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
-import { decodeLatents, encodeImage, encodePrompt, generate, initialNoise, type GenerateCancelled, type GenerateProgress, type GenerateRequest } from '../../../../src/main/engine/diffusion/pipeline.js';
+import {
+  decodeLatents,
+  encodeImage,
+  encodePrompt,
+  generate,
+  initialNoise,
+  type GenerateCancelled,
+  type GenerateProgress,
+  type GenerateRequest,
+} from '../../../../src/main/engine/diffusion/pipeline.js';
 import { gaussian } from '../../../../src/main/engine/diffusion/rng.js';
 
 let ms: ModelSet;
@@ -14,7 +23,15 @@ afterAll(async () => {
   await ms?.release();
 });
 
-const base: GenerateRequest = { prompt: 'a red fox in a snowy forest', seed: 1, steps: 4, scheduler: 'ddim', guidance: 7.5, width: 64, height: 64 };
+const base: GenerateRequest = {
+  prompt: 'a red fox in a snowy forest',
+  seed: 1,
+  steps: 4,
+  scheduler: 'ddim',
+  guidance: 7.5,
+  width: 64,
+  height: 64,
+};
 const mad = (a: Float32Array, b: Float32Array): number => {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
@@ -96,29 +113,55 @@ describe('generate', () => {
   it('embeds the A1111 parameters and our JSON record in the PNG', async () => {
     const r = await generate(ms, { ...base, negativePrompt: 'grey, dull' });
     const meta = readPngMetadata(r.png);
-    expect(meta.parameters).toBe(`a red fox in a snowy forest\nNegative prompt: grey, dull\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: 1, Size: 64x64, Model: demo`);
-    expect(meta.json).toMatchObject({ app: 'inversion-studio', prompt: base.prompt, negativePrompt: 'grey, dull', seed: 1, steps: 4, scheduler: 'ddim', guidance: 7.5, width: 64, height: 64, model: 'demo' });
+    expect(meta.parameters).toBe(
+      `a red fox in a snowy forest\nNegative prompt: grey, dull\nSteps: 4, Sampler: DDIM, CFG scale: 7.5, Seed: 1, Size: 64x64, Model: demo`,
+    );
+    expect(meta.json).toMatchObject({
+      app: 'inversion-studio',
+      prompt: base.prompt,
+      negativePrompt: 'grey, dull',
+      seed: 1,
+      steps: 4,
+      scheduler: 'ddim',
+      guidance: 7.5,
+      width: 64,
+      height: 64,
+      model: 'demo',
+    });
   });
 
   it('reports progress per step with an ETA, in phase order', async () => {
     const events: GenerateProgress[] = [];
     await generate(ms, base, { onProgress: (e) => events.push(e) });
-    expect(events.map((e) => `${e.phase}:${e.step}/${e.total}`)).toEqual(['encode:0/1', 'encode:1/1', 'denoise:1/4', 'denoise:2/4', 'denoise:3/4', 'denoise:4/4', 'decode:0/1', 'decode:1/1']);
+    expect(events.map((e) => `${e.phase}:${e.step}/${e.total}`)).toEqual([
+      'encode:0/1',
+      'encode:1/1',
+      'denoise:1/4',
+      'denoise:2/4',
+      'denoise:3/4',
+      'denoise:4/4',
+      'decode:0/1',
+      'decode:1/1',
+    ]);
     for (const e of events.filter((x) => x.phase === 'denoise')) expect(e.etaSeconds).toBeGreaterThanOrEqual(0);
   });
 
   it('cancels between steps with CancelledError', async () => {
     const ac = new AbortController();
     const seen: number[] = [];
-    const e = await generate(ms, { ...base, steps: 10 }, {
-      signal: ac.signal,
-      onProgress: (p) => {
-        if (p.phase === 'denoise') {
-          seen.push(p.step);
-          if (p.step === 2) ac.abort();
-        }
+    const e = await generate(
+      ms,
+      { ...base, steps: 10 },
+      {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.phase === 'denoise') {
+            seen.push(p.step);
+            if (p.step === 2) ac.abort();
+          }
+        },
       },
-    }).catch((x: unknown) => x);
+    ).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CancelledError);
     expect(seen).toEqual([1, 2]);
     const partial = (e as CancelledError<GenerateCancelled>).partial!;
@@ -166,7 +209,9 @@ describe('VAE helpers', () => {
     const img = await decodeLatents(ms, r.latents, 16, 16);
     expect(img.length).toBe(3 * 128 * 128);
     const back = await encodeImage(ms, img, 128, 128);
-    let dot = 0, na = 0, nb = 0;
+    let dot = 0,
+      na = 0,
+      nb = 0;
     for (let i = 0; i < back.length; i++) {
       dot += r.latents[i]! * back[i]!;
       na += r.latents[i]! ** 2;

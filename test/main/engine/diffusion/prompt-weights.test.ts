@@ -3,7 +3,12 @@ import { readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
 import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
 import { generate } from '../../../../src/main/engine/diffusion/pipeline.js';
-import { applyTokenWeights, encodeWeightedPrompt, parseWeightedText, tokenWeights } from '../../../../src/main/engine/diffusion/prompt-weights.js';
+import {
+  applyTokenWeights,
+  encodeWeightedPrompt,
+  parseWeightedText,
+  tokenWeights,
+} from '../../../../src/main/engine/diffusion/prompt-weights.js';
 import { encodePromptDetailed } from '../../../../src/main/engine/diffusion/text-encoder.js';
 
 const mean = (a: Float32Array): number => a.reduce((s, v) => s + v, 0) / a.length;

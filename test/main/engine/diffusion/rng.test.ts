@@ -17,7 +17,11 @@ function bits(a: Float32Array): number[] {
 describe('philox4x32-10', () => {
   // Random123 kat_vectors, "philox4x32 10" lines: counter, key -> output.
   it.each([
-    [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+    [
+      [0, 0, 0, 0],
+      [0, 0],
+      [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+    ],
     [
       [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
       [0xffffffff, 0xffffffff],
@@ -66,9 +70,7 @@ describe('deterministic elementary functions', () => {
 describe('gaussian', () => {
   it('pins the first values of seed 0 (same bits as the Python reference in docs/rng.md)', () => {
     const g = gaussian(0, 8);
-    expect(bits(g)).toEqual([
-      3183036911, 3212879913, 3211559004, 3223376956, 1040215919, 1042097459, 3216132736, 3213468316,
-    ]);
+    expect(bits(g)).toEqual([3183036911, 3212879913, 3211559004, 3223376956, 1040215919, 1042097459, 3216132736, 3213468316]);
     expect(g[0]).toBeCloseTo(-0.09047305, 7);
     expect(g[3]).toBeCloseTo(-2.5129538, 6);
   });

@@ -56,7 +56,10 @@ describe('HotFlip decoder on the demo text encoder', () => {
     let rounds = 0;
     for (const { truth, start } of PLANTED) {
       const enc = await encodePromptDetailed(ms, truth);
-      const r = await decoder.decode({ data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length }, { init: start, match: 'prompt' });
+      const r = await decoder.decode(
+        { data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length },
+        { init: start, match: 'prompt' },
+      );
       rounds += r.rounds;
       if (r.text !== truth) misses.push(`"${truth}" <- "${start}" gave "${r.text}" (distance ${r.distance.toExponential(2)})`);
       else expect(r.distance).toBeLessThan(1e-8);
@@ -73,7 +76,10 @@ describe('HotFlip decoder on the demo text encoder', () => {
   it('leaves an exact start alone and stops after one round', async () => {
     const decoder = new HotFlipDecoder(oracle);
     const enc = await encodePromptDetailed(ms, 'a fox in the snow');
-    const r = await decoder.decode({ data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length }, { init: 'a fox in the snow' });
+    const r = await decoder.decode(
+      { data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length },
+      { init: 'a fox in the snow' },
+    );
     expect(r.text).toBe('a fox in the snow');
     expect(r.distance).toBe(0);
     expect(r.rounds).toBe(1);
@@ -99,7 +105,10 @@ describe('HotFlip decoder on the demo text encoder', () => {
     let rounds = 0;
     for (const { truth, start } of PLANTED.slice(0, 6)) {
       const enc = await encodePromptDetailed(ms, truth);
-      const r = await decoder.decode({ data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length }, { init: start, match: 'eos' });
+      const r = await decoder.decode(
+        { data: enc.embedding, tokens: ms.io.sequenceLength, dim: ms.io.hiddenSize, length: enc.length },
+        { init: start, match: 'eos' },
+      );
       rounds += r.rounds;
       expect(new Set(expanded).size).toBe(expanded.length);
       expanded.length = 0;

@@ -36,7 +36,12 @@ describe('GPT-2 loader on a fixture in the hub layout', () => {
   });
 
   it('scores fluent prompts below scrambled ones', async () => {
-    const [fluent, scrambled, fluent2, scrambled2] = await lm.meanNll(['a red cat', 'cat a red', 'a blue boat on the sea', 'sea the on boat blue a']);
+    const [fluent, scrambled, fluent2, scrambled2] = await lm.meanNll([
+      'a red cat',
+      'cat a red',
+      'a blue boat on the sea',
+      'sea the on boat blue a',
+    ]);
     expect(fluent).toBeLessThan(scrambled!);
     expect(fluent2).toBeLessThan(scrambled2!);
     // The corpus continuation carries most of the mass: well below the uniform NLL log(V).
@@ -95,7 +100,10 @@ describe('GPT-2 loader in the copied-hub layout with onnx/model.onnx', () => {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'is-lm-empty-'));
     try {
       await writeGpt2Fixture(cacheDir, { layout: 'hub', onnxFiles: [] });
-      await expect(loadCausalLm({ cacheDir, offline: true })).rejects.toMatchObject({ code: 'NOT_INSTALLED', message: expect.stringMatching(/incomplete \(missing onnx\/model\.onnx/) });
+      await expect(loadCausalLm({ cacheDir, offline: true })).rejects.toMatchObject({
+        code: 'NOT_INSTALLED',
+        message: expect.stringMatching(/incomplete \(missing onnx\/model\.onnx/),
+      });
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
@@ -108,7 +116,10 @@ describe('GPT-2 loader in the copied-hub layout with onnx/model.onnx', () => {
     try {
       await mkdir(path.join(cacheDir, 'Xenova', 'gpt2'), { recursive: true });
       await writeFile(path.join(cacheDir, 'Xenova', 'gpt2', 'config.json'), '{}');
-      await expect(loadCausalLm({ cacheDir, offline: true })).rejects.toMatchObject({ code: 'NOT_INSTALLED', message: expect.stringMatching(/missing tokenizer\.json, tokenizer_config\.json/) });
+      await expect(loadCausalLm({ cacheDir, offline: true })).rejects.toMatchObject({
+        code: 'NOT_INSTALLED',
+        message: expect.stringMatching(/missing tokenizer\.json, tokenizer_config\.json/),
+      });
       await writeGpt2Fixture(cacheDir, { layout: 'hub' });
       const lm = await loadCausalLm({ cacheDir, offline: true });
       expect((await lm.nextWords('a green', 1))[0]!.word).toBe('frog');

@@ -87,12 +87,17 @@ describe('LM proposals', () => {
   it('recover a missing word that HotFlip alone misses with one proposal per slot (EOS matching)', async () => {
     const truth = 'an old house in the forest';
     const target = await targetOf(truth);
-    const alone = await new HotFlipDecoder(oracle, { proposalsPerPosition: 1 }).decode(target, { init: 'an old house forest', match: 'eos' });
+    const alone = await new HotFlipDecoder(oracle, { proposalsPerPosition: 1 }).decode(target, {
+      init: 'an old house forest',
+      match: 'eos',
+    });
     const withLm = await new HotFlipDecoder(oracle, { proposalsPerPosition: 1, lm: new BigramLm(CAPTION_CORPUS, vocab) }).decode(target, {
       init: 'an old house forest',
       match: 'eos',
     });
-    console.log(`[e2t] "${truth}" from "an old house forest", EOS, 1 HotFlip proposal/slot: alone "${alone.text}", with LM "${withLm.text}"`);
+    console.log(
+      `[e2t] "${truth}" from "an old house forest", EOS, 1 HotFlip proposal/slot: alone "${alone.text}", with LM "${withLm.text}"`,
+    );
     expect(alone.text).not.toBe(truth);
     expect(withLm.text).toBe(truth);
     expect(withLm.distance).toBeLessThan(1e-8);
@@ -102,7 +107,11 @@ describe('LM proposals', () => {
     // Every other planted prompt keeps the test short (all 24: 3 alone, 12 with the LM).
     const cases = PLANTED.filter((_, i) => i % 2 === 0);
     const alone = await recover(new HotFlipDecoder(oracle, { proposalsPerPosition: 1 }), 'eos', cases);
-    const withLm = await recover(new HotFlipDecoder(oracle, { proposalsPerPosition: 1, lm: new BigramLm(CAPTION_CORPUS, vocab) }), 'eos', cases);
+    const withLm = await recover(
+      new HotFlipDecoder(oracle, { proposalsPerPosition: 1, lm: new BigramLm(CAPTION_CORPUS, vocab) }),
+      'eos',
+      cases,
+    );
     console.log(
       `[e2t] EOS matching, 1 HotFlip proposal/slot: recovered ${alone.hits}/${cases.length} alone, ${withLm.hits}/${cases.length} with 4 LM proposals/slot` +
         `\n  misses with LM:\n  ${withLm.misses.join('\n  ')}`,
@@ -117,7 +126,9 @@ describe('LM proposals', () => {
       const r = await decoder.decode(await targetOf(truth), { init: start, match: 'prompt', fluencyWeight: 0.01 });
       if (r.text !== truth) misses.push(`"${truth}" <- "${start}" gave "${r.text}"`);
     }
-    console.log(`[e2t] with the bigram LM (4 proposals/slot, fluency 0.01): recovered ${PLANTED.length - misses.length}/${PLANTED.length}${misses.length ? `\n  ${misses.join('\n  ')}` : ''}`);
+    console.log(
+      `[e2t] with the bigram LM (4 proposals/slot, fluency 0.01): recovered ${PLANTED.length - misses.length}/${PLANTED.length}${misses.length ? `\n  ${misses.join('\n  ')}` : ''}`,
+    );
     expect(misses).toEqual([]);
   }, 600_000);
 
@@ -181,7 +192,9 @@ describe('fluency term', () => {
       const decoder = new HotFlipDecoder(oracle, { lm });
       const without = await decoder.decode(target, { init: reordered, fluencyWeight: 0 });
       const withFluency = await decoder.decode(target, { init: reordered, fluencyWeight: weight });
-      console.log(`[e2t] fluency: "${reordered}" vs "${fluent}", gap ${gap.toFixed(4)}, NLL ${nllB!.toFixed(2)} vs ${nllA!.toFixed(2)}: weight 0 -> "${without.text}", ${weight} -> "${withFluency.text}"`);
+      console.log(
+        `[e2t] fluency: "${reordered}" vs "${fluent}", gap ${gap.toFixed(4)}, NLL ${nllB!.toFixed(2)} vs ${nllA!.toFixed(2)}: weight 0 -> "${without.text}", ${weight} -> "${withFluency.text}"`,
+      );
       expect(without.text).toBe(reordered);
       expect(withFluency.text).toBe(fluent);
       // The reported distance stays the plain embedding distance.

@@ -72,7 +72,6 @@ export function trainByteLevelBpe(words: readonly string[], layout: BpeLayout = 
   return { layout, vocab, merges, specials, eosId: specials.get(eos)!, bosId: specials.get(bos)!, size: vocab.size };
 }
 
-
 /**
  * Token ids of a text made only of vocabulary words separated by single spaces, plus
  * punctuation characters as separate pieces (`"sofa, oil"` -> sofa , Ġoil), as GPT-2's
@@ -144,7 +143,15 @@ export async function writeByteLevelTokenizer(dir: string, bpe: ByteLevelBpe, op
     },
   };
   const special = bart
-    ? { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', sep_token: '</s>', pad_token: '<pad>', cls_token: '<s>', mask_token: '<mask>' }
+    ? {
+        bos_token: '<s>',
+        eos_token: '</s>',
+        unk_token: '<unk>',
+        sep_token: '</s>',
+        pad_token: '<pad>',
+        cls_token: '<s>',
+        mask_token: '<mask>',
+      }
     : { bos_token: GPT2_EOS, eos_token: GPT2_EOS, unk_token: GPT2_EOS };
   const config = {
     add_prefix_space: false,

@@ -30,7 +30,12 @@ export function buildClipVisionModel(seed = 0): Model {
   const features = 3 * GRID * GRID;
   const flat = b.op('Reshape', [pooled, b.int64s([0, features], 'shape')]);
   const proj = normals(seed, 'visual_projection', features * CLIP_FIXTURE_EMBED_DIM, 1 / Math.sqrt(features));
-  b.opN('MatMul', [flat, b.initializer('visual_projection', DataType.FLOAT, [features, CLIP_FIXTURE_EMBED_DIM], proj)], {}, { outputNames: ['image_embeds'] });
+  b.opN(
+    'MatMul',
+    [flat, b.initializer('visual_projection', DataType.FLOAT, [features, CLIP_FIXTURE_EMBED_DIM], proj)],
+    {},
+    { outputNames: ['image_embeds'] },
+  );
   b.addOutput('image_embeds', DataType.FLOAT, [BATCH, CLIP_FIXTURE_EMBED_DIM]);
   const cells = b.transpose(b.op('Reshape', [pooled, b.int64s([0, 3, GRID * GRID], 'shape')]), [0, 2, 1]); // [B, 16, 3]
   b.opN('Concat', [b.reduce('ReduceMean', cells, [1], true), cells], { axis: 1 }, { outputNames: ['last_hidden_state'] });
@@ -42,8 +47,12 @@ export function buildClipVisionModel(seed = 0): Model {
  * Writes the fixture to `<cacheDir>/Xenova/clip-vit-large-patch14` (`layout: 'hub'`, default) or
  * `<cacheDir>/models/clip-vit-l14` (what `models download clip-vit-l14` writes).
  */
-export async function writeClipVisionFixture(cacheDir: string, opts: { layout?: 'hub' | 'manifest'; seed?: number } = {}): Promise<{ dir: string }> {
-  const dir = opts.layout === 'manifest' ? path.join(cacheDir, 'models', 'clip-vit-l14') : path.join(cacheDir, 'Xenova', 'clip-vit-large-patch14');
+export async function writeClipVisionFixture(
+  cacheDir: string,
+  opts: { layout?: 'hub' | 'manifest'; seed?: number } = {},
+): Promise<{ dir: string }> {
+  const dir =
+    opts.layout === 'manifest' ? path.join(cacheDir, 'models', 'clip-vit-l14') : path.join(cacheDir, 'Xenova', 'clip-vit-large-patch14');
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
   const config = {
     _name_or_path: 'openai/clip-vit-large-patch14',
@@ -52,8 +61,26 @@ export async function writeClipVisionFixture(cacheDir: string, opts: { layout?: 
     logit_scale_init_value: 2.6592,
     model_type: 'clip',
     projection_dim: CLIP_FIXTURE_EMBED_DIM,
-    text_config: { model_type: 'clip_text_model', hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, num_hidden_layers: 1, projection_dim: CLIP_FIXTURE_EMBED_DIM, vocab_size: 49408, max_position_embeddings: 77 },
-    vision_config: { model_type: 'clip_vision_model', hidden_size: 3, image_size: IMAGE, intermediate_size: 6, num_attention_heads: 1, num_hidden_layers: 1, patch_size: IMAGE / GRID, projection_dim: CLIP_FIXTURE_EMBED_DIM },
+    text_config: {
+      model_type: 'clip_text_model',
+      hidden_size: 8,
+      intermediate_size: 16,
+      num_attention_heads: 2,
+      num_hidden_layers: 1,
+      projection_dim: CLIP_FIXTURE_EMBED_DIM,
+      vocab_size: 49408,
+      max_position_embeddings: 77,
+    },
+    vision_config: {
+      model_type: 'clip_vision_model',
+      hidden_size: 3,
+      image_size: IMAGE,
+      intermediate_size: 6,
+      num_attention_heads: 1,
+      num_hidden_layers: 1,
+      patch_size: IMAGE / GRID,
+      projection_dim: CLIP_FIXTURE_EMBED_DIM,
+    },
   };
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(

@@ -25,7 +25,9 @@ describe('byte-level BPE fixture tokenizer', () => {
     const t = await import('@huggingface/transformers');
     const tok = await t.AutoTokenizer.from_pretrained(dir);
     const words = readWordList(defaultWordListPath());
-    const split = words.filter((w) => tok.encode(w, { add_special_tokens: false }).length !== 1 || tok.encode(` ${w}`, { add_special_tokens: false }).length !== 1);
+    const split = words.filter(
+      (w) => tok.encode(w, { add_special_tokens: false }).length !== 1 || tok.encode(` ${w}`, { add_special_tokens: false }).length !== 1,
+    );
     expect(split).toEqual([]);
     const text = 'a red cat on a blue sofa, oil painting';
     expect(tok.encode(text, { add_special_tokens: false })).toEqual(wordIds(bpe, text));
@@ -37,7 +39,13 @@ describe('byte-level BPE fixture tokenizer', () => {
 
   it('BART layout: specials first, encodings wrapped in <s> ... </s>', async () => {
     const bpe = fixtureBpe([], 'bart');
-    expect([...bpe.specials]).toEqual([['<s>', 0], ['<pad>', 1], ['</s>', 2], ['<unk>', 3], ['<mask>', bpe.size - 1]]);
+    expect([...bpe.specials]).toEqual([
+      ['<s>', 0],
+      ['<pad>', 1],
+      ['</s>', 2],
+      ['<unk>', 3],
+      ['<mask>', bpe.size - 1],
+    ]);
     const dir = path.join(tmp, 'bart-tok');
     await writeByteLevelTokenizer(dir, bpe);
     const t = await import('@huggingface/transformers');
@@ -51,7 +59,18 @@ describe('smoothed bigram tables', () => {
   it('every row is a distribution; seen pairs follow Witten-Bell, unseen contexts the add-one unigram', () => {
     const V = 7;
     // Tokens: 0 = boundary, 1..5 words, 6 never used. Corpus A: "1 2 3", "1 2 4"; corpus B: "5".
-    const t = estimateBigrams([[[1, 2, 3], [1, 2, 4]], [[5]]], V, 0, 0);
+    const t = estimateBigrams(
+      [
+        [
+          [1, 2, 3],
+          [1, 2, 4],
+        ],
+        [[5]],
+      ],
+      V,
+      0,
+      0,
+    );
     expect(t.classes).toBe(2);
     for (let r = 0; r < t.rows; r++) {
       for (let k = 0; k < t.classes; k++) {
@@ -75,14 +94,37 @@ describe('GPT-2 fixture files', () => {
   it('writes the Xenova/gpt2 file set with the export I/O names', async () => {
     const fx = await writeGpt2Fixture(tmp);
     expect(fx.dir).toBe(path.join(tmp, 'Xenova', 'gpt2'));
-    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt']) {
+    for (const f of [
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'special_tokens_map.json',
+      'vocab.json',
+      'merges.txt',
+    ]) {
       await expect(readFile(path.join(fx.dir, f))).resolves.toBeDefined();
     }
     const config = JSON.parse(await readFile(path.join(fx.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'gpt2', vocab_size: fx.bpe.size, n_layer: 2, n_head: 2, eos_token_id: fx.bpe.eosId });
     const model = await readModel(path.join(fx.dir, 'onnx', 'decoder_model_merged.onnx'));
-    expect(model.graph.inputs.map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key', 'past_key_values.0.value', 'past_key_values.1.key', 'past_key_values.1.value', 'use_cache_branch']);
-    expect(model.graph.outputs.map((o) => o.name)).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
+    expect(model.graph.inputs.map((i) => i.name)).toEqual([
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      'past_key_values.0.key',
+      'past_key_values.0.value',
+      'past_key_values.1.key',
+      'past_key_values.1.value',
+      'use_cache_branch',
+    ]);
+    expect(model.graph.outputs.map((o) => o.name)).toEqual([
+      'logits',
+      'present.0.key',
+      'present.0.value',
+      'present.1.key',
+      'present.1.value',
+    ]);
     // transformers.js sizes the empty first-step cache from these symbolic dims.
     expect(model.graph.inputs[3]!.shape).toEqual(['batch_size', 2, 'past_sequence_length', 4]);
   });

@@ -106,7 +106,12 @@ function decoder(tables: BigramTables, hidden: number, colourAt: number): Model 
     for (const side of ['decoder', 'encoder']) {
       for (const kv of ['key', 'value']) {
         const name = `past_key_values.${i}.${side}.${kv}`;
-        past[name] = b.addInput(name, DataType.FLOAT, [BATCH, N_HEAD, side === 'decoder' ? 'past_decoder_sequence_length' : 'encoder_sequence_length_out', HEAD_DIM]);
+        past[name] = b.addInput(name, DataType.FLOAT, [
+          BATCH,
+          N_HEAD,
+          side === 'decoder' ? 'past_decoder_sequence_length' : 'encoder_sequence_length_out',
+          HEAD_DIM,
+        ]);
       }
     }
   }
@@ -119,7 +124,10 @@ function decoder(tables: BigramTables, hidden: number, colourAt: number): Model 
   const colour = b.reduce('ReduceMean', b.slice(enc, [colourAt], [colourAt + 3], [2]), [1], false); // [B, 3]
   const w = new Float32Array(3 * K);
   for (let k = 0; k < K; k++) for (let c = 0; c < 3; c++) w[c * K + k] = c === k ? SHARP : -SHARP / 2;
-  const mix = b.unsqueeze(b.op('Softmax', [b.op('MatMul', [colour, b.initializer('class_w', DataType.FLOAT, [3, K], w)])], { axis: -1 }), [1, 3]);
+  const mix = b.unsqueeze(
+    b.op('Softmax', [b.op('MatMul', [colour, b.initializer('class_w', DataType.FLOAT, [3, K], w)])], { axis: -1 }),
+    [1, 3],
+  );
   b.identity(b.reduceSum(b.op('Mul', [perClass, mix]), [2], false), 'logits');
   b.addOutput('logits', DataType.FLOAT, [BATCH, 'decoder_sequence_length', V]);
 
@@ -149,14 +157,22 @@ function decoder(tables: BigramTables, hidden: number, colourAt: number): Model 
  * or `<cacheDir>/models/florence2-base-ft` (what `models download florence2-base-ft` writes).
  */
 export async function writeFlorence2Fixture(cacheDir: string, opts: { layout?: 'hub' | 'manifest' } = {}): Promise<{ dir: string }> {
-  const dir = opts.layout === 'manifest' ? path.join(cacheDir, 'models', 'florence2-base-ft') : path.join(cacheDir, 'onnx-community', 'Florence-2-base-ft');
+  const dir =
+    opts.layout === 'manifest'
+      ? path.join(cacheDir, 'models', 'florence2-base-ft')
+      : path.join(cacheDir, 'onnx-community', 'Florence-2-base-ft');
   const captions = Object.values(FLORENCE2_CAPTIONS);
   const bpe = fixtureBpe(corpusWords(captions), 'bart');
   const bos = bpe.bosId;
   const eos = bpe.eosId;
   const pad = bpe.specials.get('<pad>')!;
   // Decoding starts from </s>, and <s> is forced first: the tables see "</s> <s> caption </s>".
-  const tables = estimateBigrams(captions.map((c) => [[bos, ...wordIds(bpe, c)]]), bpe.size, eos, eos);
+  const tables = estimateBigrams(
+    captions.map((c) => [[bos, ...wordIds(bpe, c)]]),
+    bpe.size,
+    eos,
+    eos,
+  );
   const colourAt = tables.rows;
   const hidden = tables.rows + 3;
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
@@ -186,12 +202,21 @@ export async function writeFlorence2Fixture(cacheDir: string, opts: { layout?: '
       forced_eos_token_id: eos,
       ...ids,
     },
-    vision_config: { model_type: 'davit', projection_dim: hidden, image_pos_embed: { type: 'learned_abs_2d', max_pos_embeddings: 50 }, image_feature_source: ['spatial_avg_pool', 'temporal_avg_pool'] },
+    vision_config: {
+      model_type: 'davit',
+      projection_dim: hidden,
+      image_pos_embed: { type: 'learned_abs_2d', max_pos_embeddings: 50 },
+      image_feature_source: ['spatial_avg_pool', 'temporal_avg_pool'],
+    },
   };
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   await writeFile(
     path.join(dir, 'generation_config.json'),
-    JSON.stringify({ _from_model_config: true, ...ids, forced_bos_token_id: bos, forced_eos_token_id: eos, no_repeat_ngram_size: 3, num_beams: 3 }, null, 2),
+    JSON.stringify(
+      { _from_model_config: true, ...ids, forced_bos_token_id: bos, forced_eos_token_id: eos, no_repeat_ngram_size: 3, num_beams: 3 },
+      null,
+      2,
+    ),
   );
   await writeFile(
     path.join(dir, 'preprocessor_config.json'),
@@ -211,7 +236,13 @@ export async function writeFlorence2Fixture(cacheDir: string, opts: { layout?: '
         image_std: [0.229, 0.224, 0.225],
         do_convert_rgb: null,
         image_seq_length: GRID * GRID,
-        tasks_answer_post_processing_type: { '<OCR>': 'pure_text', '<CAPTION>': 'pure_text', '<DETAILED_CAPTION>': 'pure_text', '<MORE_DETAILED_CAPTION>': 'pure_text', '<OD>': 'description_with_bboxes' },
+        tasks_answer_post_processing_type: {
+          '<OCR>': 'pure_text',
+          '<CAPTION>': 'pure_text',
+          '<DETAILED_CAPTION>': 'pure_text',
+          '<MORE_DETAILED_CAPTION>': 'pure_text',
+          '<OD>': 'description_with_bboxes',
+        },
         task_prompts_without_inputs: TASK_PROMPTS,
         task_prompts_with_input: { '<CAPTION_TO_PHRASE_GROUNDING>': 'Locate the phrases in the caption: {input}' },
       },

@@ -57,7 +57,9 @@ export function buildGpt2Decoder(spec: Gpt2DecoderSpec): Model {
     b.addInput('attention_mask', DataType.INT64, [BATCH, `${PAST} + ${SEQ}`]);
     b.addInput('position_ids', DataType.INT64, [BATCH, SEQ]);
   }
-  const enc = spec.cross ? b.addInput('encoder_hidden_states', DataType.FLOAT, [BATCH, 'encoder_sequence_length', spec.cross.encoderHidden]) : undefined;
+  const enc = spec.cross
+    ? b.addInput('encoder_hidden_states', DataType.FLOAT, [BATCH, 'encoder_sequence_length', spec.cross.encoderHidden])
+    : undefined;
   const past: string[][] = [];
   for (let i = 0; i < nLayer; i++) {
     past.push(['key', 'value'].map((kv) => b.addInput(`past_key_values.${i}.${kv}`, DataType.FLOAT, [BATCH, nHead, PAST, headDim])));
@@ -80,7 +82,10 @@ export function buildGpt2Decoder(spec: Gpt2DecoderSpec): Model {
     const w = new Float32Array(encoderHidden * K);
     classWeights.forEach((row, k) => row.forEach((x, d) => (w[d * K + k] = x)));
     const pooled = b.reduce('ReduceMean', enc, [1], false); // [B, E]
-    const scores = b.op('Add', [b.op('MatMul', [pooled, b.initializer('class_w', DataType.FLOAT, [encoderHidden, K], w)]), b.initializer('class_b', DataType.FLOAT, [K], classBias ?? new Array(K).fill(0))]);
+    const scores = b.op('Add', [
+      b.op('MatMul', [pooled, b.initializer('class_w', DataType.FLOAT, [encoderHidden, K], w)]),
+      b.initializer('class_b', DataType.FLOAT, [K], classBias ?? new Array(K).fill(0)),
+    ]);
     const mix = b.unsqueeze(b.op('Softmax', [scores], { axis: -1 }), [1, 3]); // [B, 1, K, 1]
     const perClass = b.op('Reshape', [rows, b.int64s([0, 0, K, vocab], 'shape')]); // [B, S, K, V]
     logits = b.reduceSum(b.op('Mul', [perClass, mix]), [2], false);

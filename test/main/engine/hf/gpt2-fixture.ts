@@ -53,9 +53,17 @@ export async function writeGpt2Fixture(cacheDir: string, opts: Gpt2FixtureOption
   const { nLayer, nHead, headDim } = GPT2_FIXTURE_SHAPE;
   await mkdir(path.join(dir, 'onnx'), { recursive: true });
   await writeByteLevelTokenizer(dir, bpe);
-  const config = { _name_or_path: 'gpt2', architectures: ['GPT2LMHeadModel'], ...gpt2ConfigFields(bpe.size, nLayer, nHead, headDim), task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } } };
+  const config = {
+    _name_or_path: 'gpt2',
+    architectures: ['GPT2LMHeadModel'],
+    ...gpt2ConfigFields(bpe.size, nLayer, nHead, headDim),
+    task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } },
+  };
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  await writeFile(path.join(dir, 'generation_config.json'), JSON.stringify({ _from_model_config: true, bos_token_id: bpe.eosId, eos_token_id: bpe.eosId }, null, 2));
+  await writeFile(
+    path.join(dir, 'generation_config.json'),
+    JSON.stringify({ _from_model_config: true, bos_token_id: bpe.eosId, eos_token_id: bpe.eosId }, null, 2),
+  );
   const model = buildGpt2Decoder({ tables, nLayer, nHead, headDim, positionIds: true, useCacheBranch: true });
   for (const f of opts.onnxFiles ?? ['decoder_model_merged']) await writeModel(model, path.join(dir, 'onnx', `${f}.onnx`));
   return { dir, bpe, tables };

@@ -47,7 +47,10 @@ export function buildColourEncoder(): Model {
       w[(3 * 3 + c) * area + i] = 1 / (3 * area); // channel 3: brightness
     }
   }
-  const conv = b.op('Conv', [x, b.initializer('patch_embed', DataType.FLOAT, [HIDDEN, 3, PATCH, PATCH], w)], { kernel_shape: [PATCH, PATCH], strides: [PATCH, PATCH] });
+  const conv = b.op('Conv', [x, b.initializer('patch_embed', DataType.FLOAT, [HIDDEN, 3, PATCH, PATCH], w)], {
+    kernel_shape: [PATCH, PATCH],
+    strides: [PATCH, PATCH],
+  });
   const patches = b.transpose(b.op('Reshape', [conv, b.int64s([0, HIDDEN, -1], 'shape')]), [0, 2, 1]); // [B, 196, H]
   const cls = b.reduce('ReduceMean', patches, [1], true);
   b.opN('Concat', [cls, patches], { axis: 1 }, { outputNames: ['last_hidden_state'] });
@@ -65,10 +68,16 @@ export interface VitGpt2Fixture {
  * or `<cacheDir>/models/vit-gpt2` (what `models download vit-gpt2` writes).
  */
 export async function writeVitGpt2Fixture(cacheDir: string, opts: { layout?: 'hub' | 'manifest' } = {}): Promise<VitGpt2Fixture> {
-  const dir = opts.layout === 'manifest' ? path.join(cacheDir, 'models', 'vit-gpt2') : path.join(cacheDir, 'Xenova', 'vit-gpt2-image-captioning');
+  const dir =
+    opts.layout === 'manifest' ? path.join(cacheDir, 'models', 'vit-gpt2') : path.join(cacheDir, 'Xenova', 'vit-gpt2-image-captioning');
   const captions = Object.values(VIT_GPT2_CAPTIONS);
   const bpe = fixtureBpe(corpusWords(captions));
-  const tables = estimateBigrams(captions.map((c) => [wordIds(bpe, c)]), bpe.size, bpe.eosId, bpe.eosId);
+  const tables = estimateBigrams(
+    captions.map((c) => [wordIds(bpe, c)]),
+    bpe.size,
+    bpe.eosId,
+    bpe.eosId,
+  );
   const nLayer = 2;
   const nHead = 2;
   const headDim = 4;
@@ -82,7 +91,14 @@ export async function writeVitGpt2Fixture(cacheDir: string, opts: { layout?: 'hu
     _name_or_path: 'nlpconnect/vit-gpt2-image-captioning',
     architectures: ['VisionEncoderDecoderModel'],
     bos_token_id: eos,
-    decoder: { ...gpt2ConfigFields(bpe.size, nLayer, nHead, headDim), add_cross_attention: true, is_decoder: true, architectures: ['GPT2LMHeadModel'], decoder_start_token_id: eos, pad_token_id: eos },
+    decoder: {
+      ...gpt2ConfigFields(bpe.size, nLayer, nHead, headDim),
+      add_cross_attention: true,
+      is_decoder: true,
+      architectures: ['GPT2LMHeadModel'],
+      decoder_start_token_id: eos,
+      pad_token_id: eos,
+    },
     decoder_start_token_id: eos,
     encoder: {
       model_type: 'vit',
@@ -105,13 +121,40 @@ export async function writeVitGpt2Fixture(cacheDir: string, opts: { layout?: 'hu
     tie_word_embeddings: false,
   };
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  await writeFile(path.join(dir, 'generation_config.json'), JSON.stringify({ _from_model_config: true, bos_token_id: eos, decoder_start_token_id: eos, eos_token_id: eos, pad_token_id: eos }, null, 2));
+  await writeFile(
+    path.join(dir, 'generation_config.json'),
+    JSON.stringify(
+      { _from_model_config: true, bos_token_id: eos, decoder_start_token_id: eos, eos_token_id: eos, pad_token_id: eos },
+      null,
+      2,
+    ),
+  );
   await writeFile(
     path.join(dir, 'preprocessor_config.json'),
-    JSON.stringify({ do_normalize: true, do_resize: true, feature_extractor_type: 'ViTFeatureExtractor', image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], resample: 2, size: IMAGE }, null, 2),
+    JSON.stringify(
+      {
+        do_normalize: true,
+        do_resize: true,
+        feature_extractor_type: 'ViTFeatureExtractor',
+        image_mean: [0.5, 0.5, 0.5],
+        image_std: [0.5, 0.5, 0.5],
+        resample: 2,
+        size: IMAGE,
+      },
+      null,
+      2,
+    ),
   );
   await writeModel(buildColourEncoder(), path.join(dir, 'onnx', 'encoder_model.onnx'));
-  const decoder = buildGpt2Decoder({ tables, nLayer, nHead, headDim, positionIds: false, useCacheBranch: true, cross: { encoderHidden: HIDDEN, classWeights } });
+  const decoder = buildGpt2Decoder({
+    tables,
+    nLayer,
+    nHead,
+    headDim,
+    positionIds: false,
+    useCacheBranch: true,
+    cross: { encoderHidden: HIDDEN, classWeights },
+  });
   await writeModel(decoder, path.join(dir, 'onnx', 'decoder_model_merged.onnx'));
   return { dir };
 }

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
 import { formatA1111, parseA1111, samplerLabel } from '../../../../src/main/engine/image/a1111.js';
 import { chwToRgbBytes, hwcBytesToChw, imageToPng, loadImage, readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
-import { crc32, encodeChunk, PNG_SIGNATURE, readPngChunks, readPngText, withPngText } from '../../../../src/main/engine/image/png-chunks.js';
+import {
+  crc32,
+  encodeChunk,
+  PNG_SIGNATURE,
+  readPngChunks,
+  readPngText,
+  withPngText,
+} from '../../../../src/main/engine/image/png-chunks.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -32,7 +39,9 @@ async function halves(width: number, height: number): Promise<Buffer> {
       if (x < width / 2) raw[o] = 255;
       else raw[o + 2] = 255;
     }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 async function expectImageError(p: Promise<unknown>, re: RegExp): Promise<void> {
@@ -73,7 +82,10 @@ describe('loadImage', () => {
 
   it('honours EXIF orientation of a JPEG', async () => {
     // Stored 40 wide x 20 tall, red left / blue right; orientation 6 = rotate 90° clockwise to display.
-    const jpg = await sharp(await halves(40, 20)).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+    const jpg = await sharp(await halves(40, 20))
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     expect((await sharp(jpg).metadata()).orientation).toBe(6);
     const file = path.join(tmp, 'rotated.jpg');
     await writeFile(file, jpg);
@@ -97,18 +109,26 @@ describe('loadImage', () => {
       raw[i * 4 + 2] = 0;
       raw[i * 4 + 3] = i < 8 ? 0 : 255; // top half transparent black, bottom opaque black
     }
-    const png = await sharp(raw, { raw: { width: 4, height: 4, channels: 4 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width: 4, height: 4, channels: 4 } })
+      .png()
+      .toBuffer();
     const img = await loadImage(png);
     expect(px(img, 1, 0)).toEqual([255, 255, 255]);
     expect(px(img, 1, 3)).toEqual([0, 0, 0]);
   });
 
   it('reads grayscale, WebP and GIF', async () => {
-    const gray = await sharp(Buffer.alloc(16, 128), { raw: { width: 4, height: 4, channels: 1 } }).png().toBuffer();
+    const gray = await sharp(Buffer.alloc(16, 128), { raw: { width: 4, height: 4, channels: 1 } })
+      .png()
+      .toBuffer();
     expect(px(await loadImage(gray), 0, 0)).toEqual([128, 128, 128]);
-    const webp = await sharp(await halves(16, 16)).webp({ lossless: true }).toBuffer();
+    const webp = await sharp(await halves(16, 16))
+      .webp({ lossless: true })
+      .toBuffer();
     expect((await loadImage(webp)).format).toBe('webp');
-    const gif = await sharp(await halves(16, 16)).gif().toBuffer();
+    const gif = await sharp(await halves(16, 16))
+      .gif()
+      .toBuffer();
     expect((await loadImage(gif)).format).toBe('gif');
   });
 
@@ -128,7 +148,9 @@ describe('loadImage', () => {
     for (let i = idat.offset + 10; i < idat.offset + 8 + idat.data.length; i++) broken[i] = 0x55;
     await expectImageError(loadImage(broken), /could not be decoded|corrupt/);
 
-    const jpg = await sharp(await halves(64, 64)).jpeg().toBuffer();
+    const jpg = await sharp(await halves(64, 64))
+      .jpeg()
+      .toBuffer();
     await expectImageError(loadImage(jpg.subarray(0, Math.floor(jpg.length / 2))), /could not be decoded|corrupt|truncated/);
   });
 
@@ -145,7 +167,12 @@ describe('loadImage', () => {
     ihdr.writeUInt32BE(30000, 4);
     ihdr[8] = 8;
     ihdr[9] = 2;
-    const png = Buffer.concat([PNG_SIGNATURE, encodeChunk('IHDR', ihdr), encodeChunk('IDAT', Buffer.alloc(0)), encodeChunk('IEND', Buffer.alloc(0))]);
+    const png = Buffer.concat([
+      PNG_SIGNATURE,
+      encodeChunk('IHDR', ihdr),
+      encodeChunk('IDAT', Buffer.alloc(0)),
+      encodeChunk('IEND', Buffer.alloc(0)),
+    ]);
     expect(png.length).toBeLessThan(100);
     await expectImageError(loadImage(png), /30000x30000 \(900 megapixels\).*refused before decoding/);
     // A lower explicit limit applies to normal images too.
@@ -234,11 +261,25 @@ describe('imageToPng and metadata', () => {
 
   it('reads zTXt and compressed iTXt written by other tools', async () => {
     const { deflateSync } = await import('node:zlib');
-    const ztxt = encodeChunk('zTXt', Buffer.concat([Buffer.from('parameters\0\0'), deflateSync(Buffer.from('a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x768'))]));
+    const ztxt = encodeChunk(
+      'zTXt',
+      Buffer.concat([
+        Buffer.from('parameters\0\0'),
+        deflateSync(Buffer.from('a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x768')),
+      ]),
+    );
     const itxt = encodeChunk('iTXt', Buffer.concat([Buffer.from('inversion-studio\0\x01\x00\0\0'), deflateSync(Buffer.from('{"x":1}'))]));
     const png = Buffer.concat([PNG_SIGNATURE, ztxt, itxt, encodeChunk('IEND', Buffer.alloc(0))]);
     const meta = readPngMetadata(png);
-    expect(parseA1111(meta.parameters!)).toEqual({ prompt: 'a cat', steps: 20, sampler: 'Euler a', cfgScale: 7, seed: 42, width: 512, height: 768 });
+    expect(parseA1111(meta.parameters!)).toEqual({
+      prompt: 'a cat',
+      steps: 20,
+      sampler: 'Euler a',
+      cfgScale: 7,
+      seed: 42,
+      width: 512,
+      height: 768,
+    });
     expect(meta.json).toEqual({ x: 1 });
   });
 
@@ -249,10 +290,24 @@ describe('imageToPng and metadata', () => {
 
 describe('A1111 text', () => {
   it('quotes values with commas or colons and parses them back', () => {
-    const p = { prompt: 'x', steps: 5, seed: 7, cfgScale: 7.5, model: 'my, model: v2', extra: { 'Inversion loss': 0.0125, Note: 'a "quoted" word' } };
+    const p = {
+      prompt: 'x',
+      steps: 5,
+      seed: 7,
+      cfgScale: 7.5,
+      model: 'my, model: v2',
+      extra: { 'Inversion loss': 0.0125, Note: 'a "quoted" word' },
+    };
     const text = formatA1111(p);
     expect(text).toBe('x\nSteps: 5, CFG scale: 7.5, Seed: 7, Model: "my, model: v2", Inversion loss: 0.0125, Note: "a \\"quoted\\" word"');
-    expect(parseA1111(text)).toEqual({ prompt: 'x', steps: 5, seed: 7, cfgScale: 7.5, model: 'my, model: v2', extra: { 'Inversion loss': '0.0125', Note: 'a "quoted" word' } });
+    expect(parseA1111(text)).toEqual({
+      prompt: 'x',
+      steps: 5,
+      seed: 7,
+      cfgScale: 7.5,
+      model: 'my, model: v2',
+      extra: { 'Inversion loss': '0.0125', Note: 'a "quoted" word' },
+    });
   });
 
   it('keeps multi-line prompts and negatives', () => {

@@ -42,7 +42,9 @@ describe('captioner: half installed', () => {
       await rm(path.join(dir, 'onnx'), { recursive: true });
       await expect(captionImage(image([220, 40, 30]), { captioner: 'vit-gpt2', cacheDir, offline: true })).rejects.toMatchObject({
         code: 'NOT_INSTALLED',
-        message: expect.stringMatching(/incomplete \(missing onnx\/encoder_model\.onnx, onnx\/decoder_model_merged\.onnx\).*models download vit-gpt2/),
+        message: expect.stringMatching(
+          /incomplete \(missing onnx\/encoder_model\.onnx, onnx\/decoder_model_merged\.onnx\).*models download vit-gpt2/,
+        ),
       });
     } finally {
       await rm(cacheDir, { recursive: true, force: true });

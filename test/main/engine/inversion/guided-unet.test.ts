@@ -27,7 +27,14 @@ for (const folder of fixtureFolders) {
         vjp: Record<string, { file: string; shape: number[]; dtype: 'float32' }>;
       };
       const get = (t: { file: string; shape: number[]; dtype: 'float32' | 'int64' }) => readFixtureTensor(folder, t) as Float32Array;
-      return { m, get, sample: get(m.inputs.sample!), ehs: get(m.inputs.encoder_hidden_states!), t: get(m.inputs.timestep!), cot: get(m.cotangent.out_sample!) };
+      return {
+        m,
+        get,
+        sample: get(m.inputs.sample!),
+        ehs: get(m.inputs.encoder_hidden_states!),
+        t: get(m.inputs.timestep!),
+        cot: get(m.cotangent.out_sample!),
+      };
     };
     const shape = { latentHeight: 16, latentWidth: 16, channels: 4, tokens: 77, dim: 32 };
 

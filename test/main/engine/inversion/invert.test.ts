@@ -30,7 +30,15 @@ beforeAll(async () => {
   m = await inversionModelsFromSet(ms);
   const s = presetSettings('fast');
   const { embedding: uncond } = await m.encodePrompt('');
-  const r = await createRenderer(m, { width: 128, height: 128, steps: s.steps, scheduler: s.scheduler, guidance: s.guidance, seed: s.seed, uncond });
+  const r = await createRenderer(m, {
+    width: 128,
+    height: 128,
+    steps: s.steps,
+    scheduler: s.scheduler,
+    guidance: s.guidance,
+    seed: s.seed,
+    uncond,
+  });
   target = { data: await r.render((await m.encodePrompt('a red cat on a blue sofa')).embedding), width: 128, height: 128 };
   await r.release();
 });
@@ -76,7 +84,11 @@ const FAKE_LM: LanguageModel = {
 describe('invert', () => {
   it('decodes every snapshot and ranks the candidates (the start text competes)', async () => {
     const e2t = new MarkingDecoder();
-    const res = await invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0 }), init: { kind: 'text', text: START }, e2t });
+    const res = await invert(m, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0 }),
+      init: { kind: 'text', text: START },
+      e2t,
+    });
     // Snapshots at 0, 3 and 6.
     expect(e2t.seen).toEqual([1, 2, 3]);
     expect(res.loss).toHaveLength(6);
@@ -85,7 +97,9 @@ describe('invert', () => {
     // One text per snapshot, the start text, and the best snapshot's runners-up (fast ranks 3;
     // this n-best list has 2), which carry that snapshot's iteration and their own distance.
     const last = `${START} #1 #2 #3`;
-    expect(res.candidates.map((c) => c.prompt).sort()).toEqual([START, `${START} #1`, `${START} #1 #2`, last, `${last} alt1`, `${last} alt2`].sort());
+    expect(res.candidates.map((c) => c.prompt).sort()).toEqual(
+      [START, `${START} #1`, `${START} #1 #2`, last, `${last} alt1`, `${last} alt2`].sort(),
+    );
     const alt = res.candidates.find((c) => c.prompt === `${last} alt2`)!;
     expect(alt.iteration).toBe(6);
     expect(alt.e2tDistance).toBe(2);
@@ -99,7 +113,11 @@ describe('invert', () => {
 
   it('asks the last decoding for enough runners-up and ranks rankAlternatives new ones (not the start or an earlier text)', async () => {
     const e2t = new MarkingDecoder([], 'long');
-    const res = await invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0, rankAlternatives: 5 }), init: { kind: 'text', text: START }, e2t });
+    const res = await invert(m, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 6, snapshotEvery: 3, previewEvery: 0, rankAlternatives: 5 }),
+      init: { kind: 'text', text: START },
+      e2t,
+    });
     // Only the last snapshot's decoding is asked for an n-best list: 5 runners-up, the answer, and
     // one per text already competing (the start text and the two earlier decodings).
     expect(e2t.options.map((o) => o.nBest)).toEqual([undefined, undefined, 5 + 1 + 3]);
@@ -114,7 +132,13 @@ describe('invert', () => {
   });
 
   it('reports the language model and the fluency weight the decoder was given (the default when unset)', async () => {
-    const settings = presetSettings('fast', { objective: 'denoise', iterations: 1, snapshotEvery: 1, previewEvery: 0, rankAlternatives: 0 });
+    const settings = presetSettings('fast', {
+      objective: 'denoise',
+      iterations: 1,
+      snapshotEvery: 1,
+      previewEvery: 0,
+      rankAlternatives: 0,
+    });
     const init = { kind: 'text' as const, text: START };
     const withDefault = new MarkingDecoder();
     const a = await invert(m, target, { settings, init, e2t: withDefault, lm: FAKE_LM });
@@ -133,7 +157,11 @@ describe('invert', () => {
   });
 
   it('ranks no runners-up when rankAlternatives is 0 (the reference, preset paper)', async () => {
-    const res = await invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 2, snapshotEvery: 2, previewEvery: 0, rankAlternatives: 0 }), init: { kind: 'text', text: START }, e2t: new MarkingDecoder() });
+    const res = await invert(m, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 2, snapshotEvery: 2, previewEvery: 0, rankAlternatives: 0 }),
+      init: { kind: 'text', text: START },
+      e2t: new MarkingDecoder(),
+    });
     expect(res.candidates.some((c) => c.prompt.includes(' alt'))).toBe(false);
     expect(presetSettings('paper').rankAlternatives).toBe(0);
   });
@@ -201,7 +229,15 @@ describe('invert', () => {
     const ac = new AbortController();
     let first: string | undefined;
     const res = await invert(m, target, {
-      settings: presetSettings('fast', { objective: 'denoise', iterations: 30, snapshotEvery: 15, previewEvery: 0, e2tRounds: 2, lrBase: 0.5, lrMax: 1 }),
+      settings: presetSettings('fast', {
+        objective: 'denoise',
+        iterations: 30,
+        snapshotEvery: 15,
+        previewEvery: 0,
+        e2tRounds: 2,
+        lrBase: 0.5,
+        lrMax: 1,
+      }),
       init: { kind: 'text', text: START },
       signal: ac.signal,
       onProgress: (e) => {
@@ -246,7 +282,13 @@ describe('invert', () => {
   it('cancelled before refinement throws CancelledError', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(invert(m, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 3 }), init: { kind: 'text', text: START }, signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
+    await expect(
+      invert(m, target, {
+        settings: presetSettings('fast', { objective: 'denoise', iterations: 3 }),
+        init: { kind: 'text', text: START },
+        signal: ac.signal,
+      }),
+    ).rejects.toBeInstanceOf(CancelledError);
   });
 
   it('a non-finite loss at the first iteration is a NUMERIC error, not a cancellation', async () => {
@@ -258,16 +300,27 @@ describe('invert', () => {
         return e;
       },
     };
-    const p = invert(broken, target, { settings: presetSettings('fast', { objective: 'denoise', iterations: 3 }), init: { kind: 'text', text: START }, e2t: new MarkingDecoder() });
+    const p = invert(broken, target, {
+      settings: presetSettings('fast', { objective: 'denoise', iterations: 3 }),
+      init: { kind: 'text', text: START },
+      e2t: new MarkingDecoder(),
+    });
     await expect(p).rejects.toBeInstanceOf(EngineError);
-    await expect(p).rejects.toMatchObject({ code: 'NUMERIC', message: expect.stringMatching(/denoise loss is not finite at the first iteration/) });
+    await expect(p).rejects.toMatchObject({
+      code: 'NUMERIC',
+      message: expect.stringMatching(/denoise loss is not finite at the first iteration/),
+    });
   });
 
   it('rejects targets that are too small or not a multiple of the VAE factor', async () => {
     const init = { kind: 'text' as const, text: START };
     const settings = presetSettings('fast', { objective: 'denoise', iterations: 1 });
-    await expect(invert(m, { data: new Float32Array(3 * 32 * 32), width: 32, height: 32 }, { settings, init })).rejects.toMatchObject({ code: 'IMAGE' });
-    await expect(invert(m, { data: new Float32Array(3 * 100 * 100), width: 100, height: 100 }, { settings, init })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(invert(m, { data: new Float32Array(3 * 32 * 32), width: 32, height: 32 }, { settings, init })).rejects.toMatchObject({
+      code: 'IMAGE',
+    });
+    await expect(invert(m, { data: new Float32Array(3 * 100 * 100), width: 100, height: 100 }, { settings, init })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     await expect(invert(m, target, { settings, init: { kind: 'text', text: '  ' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

@@ -13,7 +13,7 @@ function vocab(tokens: string[]): { vocabSize: number; idToToken(id: number): st
   return { vocabSize: tokens.length, idToToken: (id) => tokens[id] };
 }
 
-const letters = (i: number): string => String.fromCharCode(97 + (i % 26)) + String.fromCharCode(97 + Math.floor(i / 26) % 26) + 'x';
+const letters = (i: number): string => String.fromCharCode(97 + (i % 26)) + String.fromCharCode(97 + (Math.floor(i / 26) % 26)) + 'x';
 const listed = Array.from({ length: MIN_LISTED_WORDS + 50 }, (_v, i) => `word${letters(i)}`);
 const listFile = join(dir, 'words.txt');
 writeFileSync(listFile, `# test list\n${listed.join('\n')}\n`);

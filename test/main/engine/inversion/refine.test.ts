@@ -25,7 +25,13 @@ describe('refinement loop', () => {
   it('lowers the loss, snapshots every N iterations and leaves BOS alone', async () => {
     const c0 = new Float32Array(tokens * dim);
     const mask = positionMask(tokens, dim, 3, false);
-    const res = await refine(c0, quadratic, { iterations: 200, optimiser: new AdamW(c0.length), lr: cyclicLr({ base: 0.05, max: 0.1, stepsUp: 50, stepsDown: 50 }), mask, snapshotEvery: 50 });
+    const res = await refine(c0, quadratic, {
+      iterations: 200,
+      optimiser: new AdamW(c0.length),
+      lr: cyclicLr({ base: 0.05, max: 0.1, stepsUp: 50, stepsDown: 50 }),
+      mask,
+      snapshotEvery: 50,
+    });
     expect(res.losses).toHaveLength(200);
     expect(res.losses[199]!).toBeLessThan(res.losses[0]! / 2);
     expect(res.snapshots.map((s) => s.iteration)).toEqual([0, 50, 100, 150, 200]);
@@ -63,7 +69,12 @@ describe('refinement loop', () => {
       },
     };
     const c0 = new Float32Array(tokens * dim);
-    const res = await refine(c0, exploding, { iterations: 100, optimiser: new AdamW(c0.length), lr: constantLr(0.05), mask: positionMask(tokens, dim, tokens, true) });
+    const res = await refine(c0, exploding, {
+      iterations: 100,
+      optimiser: new AdamW(c0.length),
+      lr: constantLr(0.05),
+      mask: positionMask(tokens, dim, tokens, true),
+    });
     expect(n).toBe(6);
     expect(res.stopped).toBe('non-finite');
     expect(res.message).toMatch(/NaN at iteration 5/);

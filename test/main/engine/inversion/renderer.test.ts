@@ -17,7 +17,10 @@ describe('inversion renderer on the demo set', () => {
   });
   afterAll(async () => ms?.release());
 
-  for (const [scheduler, guidance] of [['lms', 7.5], ['ddim', 1]] as const) {
+  for (const [scheduler, guidance] of [
+    ['lms', 7.5],
+    ['ddim', 1],
+  ] as const) {
     it(`matches generate() for 5-step ${scheduler}, guidance ${guidance}`, async () => {
       const prompt = 'a red boat on a calm lake';
       const size = 128;

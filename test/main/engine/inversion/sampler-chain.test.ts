@@ -7,7 +7,7 @@ const N = 6;
 const D = 3;
 function rand(seed: number, n: number): Float32Array {
   let s = seed;
-  return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5);
+  return Float32Array.from({ length: n }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5);
 }
 const W = rand(1, N * N);
 const V = rand(2, N * D);

@@ -6,7 +6,13 @@ import { EngineError } from '../../../../src/main/engine/errors.js';
 import { locateHubModel } from '../../../../src/main/engine/hf/transformers.js';
 import { writeClipVisionFixture, CLIP_FIXTURE_EMBED_DIM } from '../hf/clip-vision-fixture.js';
 import { resolveCacheDir } from '../../../../src/main/engine/models/cache.js';
-import { clipImageInstalled, CLIP_IMAGE_MANIFEST, CLIP_IMAGE_REPO, cosine, loadClipImageScorer } from '../../../../src/main/engine/metrics/clip-image.js';
+import {
+  clipImageInstalled,
+  CLIP_IMAGE_MANIFEST,
+  CLIP_IMAGE_REPO,
+  cosine,
+  loadClipImageScorer,
+} from '../../../../src/main/engine/metrics/clip-image.js';
 
 let empty: string;
 beforeAll(() => {
@@ -31,7 +37,9 @@ describe('CLIP ViT-L/14 image scorer', () => {
     await expect(p).rejects.toBeInstanceOf(EngineError);
     await expect(p).rejects.toMatchObject({
       code: 'NOT_INSTALLED',
-      message: expect.stringMatching(new RegExp(`${CLIP_IMAGE_REPO}.*not installed.*inversion-studio models download ${CLIP_IMAGE_MANIFEST}`)),
+      message: expect.stringMatching(
+        new RegExp(`${CLIP_IMAGE_REPO}.*not installed.*inversion-studio models download ${CLIP_IMAGE_MANIFEST}`),
+      ),
     });
   });
 
@@ -51,26 +59,31 @@ describe('CLIP ViT-L/14 image scorer', () => {
     const b = path.join(empty, 'b');
     await expect(loadClipImageScorer({ cacheDir: b })).rejects.toMatchObject({
       code: 'NOT_INSTALLED',
-      message: expect.stringMatching(/incomplete \(missing preprocessor_config\.json, onnx\/vision_model\.onnx\).*models download clip-vit-l14/),
+      message: expect.stringMatching(
+        /incomplete \(missing preprocessor_config\.json, onnx\/vision_model\.onnx\).*models download clip-vit-l14/,
+      ),
     });
   });
 
   // Real weights are never present on these machines; where someone has installed them, check
   // the scorer on a pair of images.
   const cache = resolveCacheDir();
-  it.skipIf(!clipImageInstalled(cache))(`scores an image against itself as 1 and against its negative lower (skipped: ${CLIP_IMAGE_MANIFEST} not installed in ${cache})`, async () => {
-    const scorer = await loadClipImageScorer({ cacheDir: cache });
-    try {
-      const n = 64 * 64;
-      const img = { data: Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i / 50)), width: 64, height: 64 };
-      const neg = { data: img.data.map((v) => -v), width: 64, height: 64 };
-      expect(await scorer.score(img, img)).toBeCloseTo(1, 5);
-      expect(await scorer.score(neg, img)).toBeLessThan(0.99);
-      expect((await scorer.embed(img)).length).toBe(768);
-    } finally {
-      await scorer.release();
-    }
-  });
+  it.skipIf(!clipImageInstalled(cache))(
+    `scores an image against itself as 1 and against its negative lower (skipped: ${CLIP_IMAGE_MANIFEST} not installed in ${cache})`,
+    async () => {
+      const scorer = await loadClipImageScorer({ cacheDir: cache });
+      try {
+        const n = 64 * 64;
+        const img = { data: Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i / 50)), width: 64, height: 64 };
+        const neg = { data: img.data.map((v) => -v), width: 64, height: 64 };
+        expect(await scorer.score(img, img)).toBeCloseTo(1, 5);
+        expect(await scorer.score(neg, img)).toBeLessThan(0.99);
+        expect((await scorer.embed(img)).length).toBe(768);
+      } finally {
+        await scorer.release();
+      }
+    },
+  );
 });
 
 /** CHW [-1, 1] image: a colour gradient, a disc of `disc` colour, optional per-pixel jitter. */
@@ -100,7 +113,8 @@ function centreSquare(img: { data: Float32Array; width: number; height: number }
   const data = new Float32Array(3 * side * side);
   for (let c = 0; c < 3; c++)
     for (let y = 0; y < side; y++)
-      for (let x = 0; x < side; x++) data[c * side * side + y * side + x] = img.data[c * img.width * img.height + (y + y0) * img.width + x + x0]!;
+      for (let x = 0; x < side; x++)
+        data[c * side * side + y * side + x] = img.data[c * img.width * img.height + (y + y0) * img.width + x + x0]!;
   return { data, width: side, height: side };
 }
 

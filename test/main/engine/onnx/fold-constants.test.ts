@@ -34,7 +34,11 @@ describe('foldConstants', () => {
       b.opN('Relu', [y], {}, { outputNames: ['y'] });
       b.addOutput('y', DataType.FLOAT);
     });
-    const x = new ort.Tensor('float32', Float32Array.from({ length: 24 }, (_, i) => i - 12), [2, 3, 4]);
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 24 }, (_, i) => i - 12),
+      [2, 3, 4],
+    );
     const before = await run(m, { x });
     inferShapes(m);
     const r = foldConstants(m);
@@ -58,7 +62,9 @@ describe('foldConstants', () => {
       k(b.op('Div', [i64([7, -7, 9, -9]), i64([2, 2, -4, -4])]));
       k(b.op('Mod', [i64([7, -7, 7, -7]), i64([3, 3, -3, -3])]));
       k(b.op('Mod', [f32([7.5, -7.5]), f32([2, 2])], { fmod: 1 }));
-      k(b.op('Div', [b.scalar(1), b.op('Sqrt', [b.cast(b.op('Gather', [i64([2, 77, 40]), b.scalar(2, DataType.INT64)]), DataType.FLOAT)])]));
+      k(
+        b.op('Div', [b.scalar(1), b.op('Sqrt', [b.cast(b.op('Gather', [i64([2, 77, 40]), b.scalar(2, DataType.INT64)]), DataType.FLOAT)])]),
+      );
       k(b.cast(f32([-2.7, 2.7, 1e10, -0.5]), DataType.INT64));
       k(b.cast(f32([0.1, 65504, 1e-5, 70000, -3.3333]), DataType.FLOAT16));
       k(b.cast(i64([2 ** 40 + 1, -3]), DataType.FLOAT));
@@ -113,7 +119,9 @@ describe('foldConstants', () => {
       const e = before[`out${i}`]!;
       expect(a.type, `out${i}`).toBe(e.type);
       expect(a.dims, `out${i}`).toEqual(e.dims);
-      expect(Array.from(a.data as ArrayLike<number | bigint>), `out${i} (${exprs[i]})`).toEqual(Array.from(e.data as ArrayLike<number | bigint>));
+      expect(Array.from(a.data as ArrayLike<number | bigint>), `out${i} (${exprs[i]})`).toEqual(
+        Array.from(e.data as ArrayLike<number | bigint>),
+      );
     }
   });
 

@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, lstatSync, statSync, readdirSync, existsSync, unlinkSync, mkdirSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+  lstatSync,
+  statSync,
+  readdirSync,
+  existsSync,
+  unlinkSync,
+  mkdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -9,7 +20,14 @@ import { EngineError } from '../../../../src/main/engine/errors.js';
 import { GraphBuilder, makeTensor } from '../../../../src/main/engine/onnx/builder.js';
 import { DataType } from '../../../../src/main/engine/onnx/dtype.js';
 import { emptyGraph, emptyModel, type Graph, type Model } from '../../../../src/main/engine/onnx/ir.js';
-import { decodeModel, encodeModel, readModel, serializeForSession, tensorValues, writeModel } from '../../../../src/main/engine/onnx/model-io.js';
+import {
+  decodeModel,
+  encodeModel,
+  readModel,
+  serializeForSession,
+  tensorValues,
+  writeModel,
+} from '../../../../src/main/engine/onnx/model-io.js';
 import { compareWithReference, fixtureDir, fixtureFolders, haveFixture } from './peer-fixtures.js';
 
 /** A canonical JSON of the IR with tensor bytes replaced by digests (fast equality of big models). */
@@ -20,8 +38,15 @@ function digest(model: Model): string {
     inputs: g.inputs,
     outputs: g.outputs,
     init: [...g.initializers.values()].map((t) => ({ ...t, raw: t.raw && h(t.raw), strings: t.strings?.map(h) })),
-    nodes: g.nodes.map((n) => ({ ...n, attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k,
-      a.kind === 'tensor' ? { ...a.value, raw: a.value.raw && h(a.value.raw) } : a.kind === 'graph' ? graph(a.value) : a])) })),
+    nodes: g.nodes.map((n) => ({
+      ...n,
+      attrs: Object.fromEntries(
+        Object.entries(n.attrs).map(([k, a]) => [
+          k,
+          a.kind === 'tensor' ? { ...a.value, raw: a.value.raw && h(a.value.raw) } : a.kind === 'graph' ? graph(a.value) : a,
+        ]),
+      ),
+    })),
     vi: [...g.valueInfo.values()],
   });
   const { graph: g, baseDir: _b, functionsRaw, ...rest } = model;
@@ -41,7 +66,10 @@ function expectInvalid(fn: () => unknown, ...fragments: string[]): void {
 }
 
 async function expectInvalidAsync(p: Promise<unknown>, ...fragments: string[]): Promise<void> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(EngineError);
   expect((e as EngineError).code).toBe('INVALID_MODEL');
   for (const f of fragments) expect((e as Error).message).toContain(f);
@@ -109,14 +137,24 @@ describe('invalid files', () => {
 
 describe('tensor data encodings', () => {
   /** Hand-encodes a one-initializer model so typed *_data fields can be packed or not. */
-  function modelWithTensor(dtype: DataType, dims: number[], field: number, wire: 'varint' | 'fixed32' | 'fixed64', values: (number | bigint)[], packed: boolean): Uint8Array {
+  function modelWithTensor(
+    dtype: DataType,
+    dims: number[],
+    field: number,
+    wire: 'varint' | 'fixed32' | 'fixed64',
+    values: (number | bigint)[],
+    packed: boolean,
+  ): Uint8Array {
     const W = protobuf.Writer;
     const t = W.create();
     for (const d of dims) t.uint32((1 << 3) | 0).int64(d);
     t.uint32((2 << 3) | 0).int32(dtype);
     t.uint32((8 << 3) | 2).string('t');
     const put = (w: protobuf.Writer, v: number | bigint) => {
-      if (wire === 'varint') w.int64(typeof v === 'bigint' ? (protobuf.util.Long as unknown as { fromString(s: string): protobuf.Long }).fromString(v.toString()) : v);
+      if (wire === 'varint')
+        w.int64(
+          typeof v === 'bigint' ? (protobuf.util.Long as unknown as { fromString(s: string): protobuf.Long }).fromString(v.toString()) : v,
+        );
       else if (wire === 'fixed32') w.float(Number(v));
       else w.double(Number(v));
     };
@@ -126,7 +164,10 @@ describe('tensor data encodings', () => {
       t.ldelim();
     } else {
       const wt = wire === 'varint' ? 0 : wire === 'fixed32' ? 5 : 1;
-      for (const v of values) { t.uint32((field << 3) | wt); put(t, v); }
+      for (const v of values) {
+        t.uint32((field << 3) | wt);
+        put(t, v);
+      }
     }
     const tensor = t.finish();
     const g = W.create();
@@ -134,7 +175,11 @@ describe('tensor data encodings', () => {
     g.uint32((2 << 3) | 2).string('g');
     const m = W.create();
     m.uint32((1 << 3) | 0).int64(8);
-    m.uint32((8 << 3) | 2).fork().uint32((2 << 3) | 0).int64(17).ldelim();
+    m.uint32((8 << 3) | 2)
+      .fork()
+      .uint32((2 << 3) | 0)
+      .int64(17)
+      .ldelim();
     m.uint32((7 << 3) | 2).bytes(g.finish());
     return m.finish();
   }
@@ -178,13 +223,25 @@ describe('tensor data encodings', () => {
     b.addInput('x', DataType.FLOAT, ['batch', 3, 'unk__0']);
     b.addInput('c', DataType.BOOL, []);
     const then = emptyGraph('then');
-    then.nodes.push({ name: 'k', opType: 'Constant', domain: '', inputs: [], outputs: ['t_out'], attrs: { value: { kind: 'tensor', value: makeTensor('v', DataType.FLOAT, [1], [1]) } } });
+    then.nodes.push({
+      name: 'k',
+      opType: 'Constant',
+      domain: '',
+      inputs: [],
+      outputs: ['t_out'],
+      attrs: { value: { kind: 'tensor', value: makeTensor('v', DataType.FLOAT, [1], [1]) } },
+    });
     then.outputs.push({ name: 't_out', dtype: DataType.FLOAT, shape: [1] });
     const els = structuredClone(then);
     els.name = 'else';
     b.opN('If', ['c'], { then_branch: { kind: 'graph', value: then }, else_branch: { kind: 'graph', value: els } }, { outputNames: ['y'] });
     b.addOutput('y', DataType.FLOAT, [1]);
-    g.initializers.set('s', { name: 's', dtype: DataType.STRING, dims: [2], strings: [new TextEncoder().encode('a'), new TextEncoder().encode('bé')] });
+    g.initializers.set('s', {
+      name: 's',
+      dtype: DataType.STRING,
+      dims: [2],
+      strings: [new TextEncoder().encode('a'), new TextEncoder().encode('bé')],
+    });
     const model = emptyModel(17, g);
     model.metadata = { author: 'me' };
     const again = decodeModel(encodeModel(model));
@@ -200,8 +257,18 @@ describe('external data', () => {
   const g = emptyGraph('g');
   const b = new GraphBuilder(g, 17);
   b.addInput('x', DataType.FLOAT, [2, 64]);
-  const w = b.initializer('w', DataType.FLOAT, [64, 64], Array.from({ length: 4096 }, (_, i) => ((i * 37) % 11) - 5));
-  const bias = b.initializer('bias', DataType.FLOAT, [64], Array.from({ length: 64 }, (_, i) => i / 8));
+  const w = b.initializer(
+    'w',
+    DataType.FLOAT,
+    [64, 64],
+    Array.from({ length: 4096 }, (_, i) => ((i * 37) % 11) - 5),
+  );
+  const bias = b.initializer(
+    'bias',
+    DataType.FLOAT,
+    [64],
+    Array.from({ length: 64 }, (_, i) => i / 8),
+  );
   const small = b.initializer('small', DataType.FLOAT, [2], [0.5, 0.25]);
   const mm = b.op('MatMul', ['x', w]);
   const add = b.op('Add', [mm, bias]);
@@ -228,7 +295,12 @@ describe('external data', () => {
     expect(wt.raw).toBeUndefined();
     expect(wt.external).toEqual({ location: 'weights.pb', offset: 0, length: 16384 });
     expect(readBack.graph.initializers.get(bias)!.raw).toBeDefined(); // 256 bytes stay inline
-    expect(Array.from(tensorValues(wt, readBack.baseDir) as Float32Array).slice(0, 4)).toEqual([-5, -5 + 37 % 11, -5 + 74 % 11, -5 + 111 % 11]);
+    expect(Array.from(tensorValues(wt, readBack.baseDir) as Float32Array).slice(0, 4)).toEqual([
+      -5,
+      -5 + (37 % 11),
+      -5 + (74 % 11),
+      -5 + (111 % 11),
+    ]);
     expect(await run(join(dirA, 'model.onnx'))).toEqual(expected);
 
     // Written elsewhere: the data file is linked under the same relative location.

@@ -11,13 +11,20 @@ export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '.
 export const fixturesRoot = resolve(repoRoot, '../shared/fixtures');
 export const fixtureFolders = ['peer-a-opset14', 'peer-a-opset17'] as const;
 
-export interface ManifestTensor { file: string; shape: number[]; dtype: 'float32' | 'int64' }
+export interface ManifestTensor {
+  file: string;
+  shape: number[];
+  dtype: 'float32' | 'int64';
+}
 export interface ManifestModel {
   file: string;
   inputs: Record<string, ManifestTensor>;
   outputs: Record<string, ManifestTensor>;
 }
-export interface Manifest { opset: number; models: Record<string, ManifestModel> }
+export interface Manifest {
+  opset: number;
+  models: Record<string, ManifestModel>;
+}
 
 export function fixtureDir(folder: string): string {
   return join(fixturesRoot, folder);
@@ -61,7 +68,10 @@ export async function compareWithReference(model: Uint8Array | string, folder: s
   for (const [k, t] of Object.entries(m.outputs)) {
     const got = out[k];
     if (!got) throw new Error(`model has no output ${k}`);
-    if (got.dims.join(',') !== t.shape.join(',')) { res[k] = Infinity; continue; }
+    if (got.dims.join(',') !== t.shape.join(',')) {
+      res[k] = Infinity;
+      continue;
+    }
     res[k] = maxAbsDiff(got.data as Float32Array, readFixtureTensor(folder, t) as Float32Array);
   }
   await session.release();

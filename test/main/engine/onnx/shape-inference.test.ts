@@ -91,7 +91,12 @@ describe('Slice', () => {
       [[-3], [INT64_MAX], [1], undefined],
       [[2], [100], [2], [1]],
       [[-100], [3], [-1], [1]],
-      [[0, 1], [INT64_MAX, INT64_MAX], [0, 2], [3, 2]],
+      [
+        [0, 1],
+        [INT64_MAX, INT64_MAX],
+        [0, 2],
+        [3, 2],
+      ],
       [[-1], [INT64_MIN], [0], [-1]],
       [[INT64_MAX], [INT64_MIN], [1], [-2]],
       [[4], [1], [2], [-1]],
@@ -125,7 +130,13 @@ describe('Slice', () => {
     expect(shapeOf(m, m.graph.nodes[0]!.outputs[0]!)).toEqual([8, 2]);
     const s = model(13, (b) => {
       b.addInput('x', DataType.FLOAT, ['b', 'seq', 32]);
-      outputs(b, b.slice('x', [0, 1], [INT64_MAX, -1], [1, 2]), b.slice('x', [2], [INT64_MAX], [1]), b.slice('x', [0], [5], [1]), b.slice('x', [-1], [INT64_MIN], [1], [-1]));
+      outputs(
+        b,
+        b.slice('x', [0, 1], [INT64_MAX, -1], [1, 2]),
+        b.slice('x', [2], [INT64_MAX], [1]),
+        b.slice('x', [0], [5], [1]),
+        b.slice('x', [-1], [INT64_MIN], [1], [-1]),
+      );
     });
     inferShapes(s);
     const o = (i: number) => shapeOf(s, s.graph.nodes[i]!.outputs[0]!);
@@ -188,7 +199,8 @@ describe('Einsum', () => {
       b.addInput('q', DataType.FLOAT, [1, 2, 7, 8]);
       b.addInput('k', DataType.FLOAT, [3, 2, 6, 8]);
       b.addInput('m', DataType.FLOAT, [3, 4]);
-      outputs(b,
+      outputs(
+        b,
         b.op('Einsum', ['a', 'c'], { equation: 'bij,bjk->bik' }),
         b.op('Einsum', ['m'], { equation: 'ij->ji' }),
         b.op('Einsum', ['m', 'm'], { equation: 'ij,kj' }),
@@ -248,13 +260,25 @@ describe('indexing and layout ops', () => {
       outputs(b, sq, un, ...sp, ...even, red);
     });
     await verify(m11);
-    expect(m11.graph.outputs.map((o) => shapeOf(m11, o.name))).toEqual([[6, 4], [6, 1, 1, 4, 1], [1, 1, 4], [5, 1, 4], [6, 1, 2], [6, 1, 2], [1]]);
+    expect(m11.graph.outputs.map((o) => shapeOf(m11, o.name))).toEqual([
+      [6, 4],
+      [6, 1, 1, 4, 1],
+      [1, 1, 4],
+      [5, 1, 4],
+      [6, 1, 2],
+      [6, 1, 2],
+      [1],
+    ]);
     const m18 = model(18, (b) => {
       b.addInput('x', DataType.FLOAT, [7, 2]);
       outputs(b, ...b.opN('Split', ['x'], { axis: 0, num_outputs: 3 }, { outputs: 3 }));
     });
     await verify(m18);
-    expect(m18.graph.outputs.map((o) => shapeOf(m18, o.name))).toEqual([[3, 2], [3, 2], [1, 2]]);
+    expect(m18.graph.outputs.map((o) => shapeOf(m18, o.name))).toEqual([
+      [3, 2],
+      [3, 2],
+      [1, 2],
+    ]);
   });
 
   it('Shape (start/end), Size, Range, ConstantOfShape, Cast, Trilu, Pad', async () => {
@@ -273,19 +297,32 @@ describe('indexing and layout ops', () => {
       outputs(b, sh, shNeg, size, range, rangeF, cos, cast, tri, pad, padAxes);
     });
     await verify(m);
-    expect(m.graph.outputs.map((o) => shapeOf(m, o.name))).toEqual([[2], [2], [], [3], [4], [3, 4], [2, 3, 4, 5], [2, 3, 4, 5], [2, 7, 4, 11], [2, 9, 4, 9]]);
+    expect(m.graph.outputs.map((o) => shapeOf(m, o.name))).toEqual([
+      [2],
+      [2],
+      [],
+      [3],
+      [4],
+      [3, 4],
+      [2, 3, 4, 5],
+      [2, 3, 4, 5],
+      [2, 7, 4, 11],
+      [2, 9, 4, 9],
+    ]);
   });
 });
 
 describe('convolution, pooling and resize', () => {
   it('Conv with strides/pads/dilations/auto_pad and ConvTranspose with output_padding/output_shape/group', async () => {
-    const w = (name: string, dims: number[]) => makeTensor(name, DataType.FLOAT, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.1));
+    const w = (name: string, dims: number[]) =>
+      makeTensor(name, DataType.FLOAT, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.1));
     const m = model(17, (b) => {
       b.addInput('x', DataType.FLOAT, [1, 4, 9, 10]);
       const w1 = b.addInitializer(w('w1', [8, 4, 3, 3]));
       const w2 = b.addInitializer(w('w2', [4, 3, 3, 3]));
       const w3 = b.addInitializer(w('w3', [8, 2, 3, 3]));
-      outputs(b,
+      outputs(
+        b,
         b.op('Conv', ['x', w1], { strides: [2, 2], pads: [1, 1, 1, 1] }),
         b.op('Conv', ['x', w1], { dilations: [2, 1] }),
         b.op('Conv', ['x', w1], { auto_pad: 'SAME_UPPER', strides: [2, 3] }),
@@ -301,7 +338,17 @@ describe('convolution, pooling and resize', () => {
     });
     await verify(m);
     expect(m.graph.outputs.map((o) => shapeOf(m, o.name))).toEqual([
-      [1, 8, 5, 5], [1, 8, 5, 8], [1, 8, 5, 4], [1, 8, 9, 10], [1, 3, 18, 20], [1, 3, 19, 21], [1, 3, 13, 21], [1, 6, 11, 12], [1, 4, 4, 5], [1, 4, 4, 5], [1, 4, 1, 1],
+      [1, 8, 5, 5],
+      [1, 8, 5, 8],
+      [1, 8, 5, 4],
+      [1, 8, 9, 10],
+      [1, 3, 18, 20],
+      [1, 3, 19, 21],
+      [1, 3, 13, 21],
+      [1, 6, 11, 12],
+      [1, 4, 4, 5],
+      [1, 4, 4, 5],
+      [1, 4, 1, 1],
     ]);
   });
 
@@ -310,14 +357,19 @@ describe('convolution, pooling and resize', () => {
       b.addInput('x', DataType.FLOAT, [1, 2, 5, 6]);
       const scales = b.initializer('scales', DataType.FLOAT, [4], [1, 1, 2, 2]);
       const empty = b.initializer('empty', DataType.FLOAT, [0], []);
-      outputs(b,
+      outputs(
+        b,
         b.op('Resize', ['x', '', scales], { mode: 'nearest' }),
         b.op('Resize', ['x', empty, empty, b.int64s([1, 2, 7, 3])], { mode: 'nearest' }),
         b.op('Resize', ['x', '', b.initializer('s2', DataType.FLOAT, [4], [1, 1, 0.5, 1.5])], { mode: 'nearest' }),
       );
     });
     await verify(m13);
-    expect(m13.graph.outputs.map((o) => shapeOf(m13, o.name))).toEqual([[1, 2, 10, 12], [1, 2, 7, 3], [1, 2, 2, 9]]);
+    expect(m13.graph.outputs.map((o) => shapeOf(m13, o.name))).toEqual([
+      [1, 2, 10, 12],
+      [1, 2, 7, 3],
+      [1, 2, 2, 9],
+    ]);
     const m18 = model(18, (b) => {
       b.addInput('x', DataType.FLOAT, [1, 2, 5, 6]);
       outputs(b, b.op('Resize', ['x', '', '', b.int64s([8, 9])], { axes: [2, 3], mode: 'nearest' }));
@@ -340,15 +392,36 @@ describe('normalisation, reductions and matrix ops', () => {
       b.addInput('v', DataType.FLOAT, [4]);
       b.addInput('a', DataType.FLOAT, [3, 5]);
       const wt = b.initializer('wt', DataType.FLOAT, [7, 5], new Float32Array(35));
-      outputs(b,
+      outputs(
+        b,
         b.op('Gemm', ['a', wt, b.initializer('gb', DataType.FLOAT, [7], new Float32Array(7))], { transB: 1 }),
         b.op('MatMul', ['x', 'v']),
         b.op('MatMul', ['v', b.transpose('x', [0, 2, 1])]),
         b.op('MatMul', ['x', b.initializer('w4', DataType.FLOAT, [1, 4, 3], new Float32Array(12))]),
         b.op('Softmax', ['x'], { axis: -1 }),
-        b.op('LayerNormalization', ['x', b.initializer('g', DataType.FLOAT, [4], new Float32Array(4).fill(1)), b.initializer('bb', DataType.FLOAT, [4], new Float32Array(4))], { axis: -1 }),
-        b.op('GroupNormalization', ['x', b.initializer('gs', DataType.FLOAT, [3], new Float32Array(3).fill(1)), b.initializer('gbias', DataType.FLOAT, [3], new Float32Array(3))], { num_groups: 3 }),
-        b.op('InstanceNormalization', ['x', b.initializer('is', DataType.FLOAT, [6], new Float32Array(6).fill(1)), b.initializer('ib', DataType.FLOAT, [6], new Float32Array(6))]),
+        b.op(
+          'LayerNormalization',
+          [
+            'x',
+            b.initializer('g', DataType.FLOAT, [4], new Float32Array(4).fill(1)),
+            b.initializer('bb', DataType.FLOAT, [4], new Float32Array(4)),
+          ],
+          { axis: -1 },
+        ),
+        b.op(
+          'GroupNormalization',
+          [
+            'x',
+            b.initializer('gs', DataType.FLOAT, [3], new Float32Array(3).fill(1)),
+            b.initializer('gbias', DataType.FLOAT, [3], new Float32Array(3)),
+          ],
+          { num_groups: 3 },
+        ),
+        b.op('InstanceNormalization', [
+          'x',
+          b.initializer('is', DataType.FLOAT, [6], new Float32Array(6).fill(1)),
+          b.initializer('ib', DataType.FLOAT, [6], new Float32Array(6)),
+        ]),
         b.reduceSum('x', [1], false),
         b.reduce('ReduceMax', 'x', [-1], true),
         b.reduce('ReduceMean', 'x', [0, 2], false),
@@ -362,7 +435,12 @@ describe('normalisation, reductions and matrix ops', () => {
       );
     });
     await verify(m);
-    expect(m.graph.outputs.slice(0, 4).map((o) => shapeOf(m, o.name))).toEqual([[3, 7], [2, 6], [2, 6], [2, 6, 3]]);
+    expect(m.graph.outputs.slice(0, 4).map((o) => shapeOf(m, o.name))).toEqual([
+      [3, 7],
+      [2, 6],
+      [2, 6],
+      [2, 6, 3],
+    ]);
     expect(m.graph.outputs.slice(8, 12).map((o) => shapeOf(m, o.name))).toEqual([[2, 4], [2, 6, 1], [6], [1, 1, 1]]);
   });
 
@@ -372,16 +450,20 @@ describe('normalisation, reductions and matrix ops', () => {
       outputs(b, b.reduce('ReduceMax', 'x', [1], false), b.reduceSum('x', [0, -1], true));
     });
     await verify(m);
-    expect(m.graph.outputs.map((o) => shapeOf(m, o.name))).toEqual([[2, 4], [1, 6, 1]]);
+    expect(m.graph.outputs.map((o) => shapeOf(m, o.name))).toEqual([
+      [2, 4],
+      [1, 6, 1],
+    ]);
   });
 });
 
 describe('unknown ops', () => {
-  const build = () => model(17, (b) => {
-    b.addInput('x', DataType.FLOAT, [2]);
-    const y = b.op('FancyOp', ['x'], {}, { name: 'my_fancy', domain: 'com.example' });
-    outputs(b, b.op('Relu', [y]));
-  });
+  const build = () =>
+    model(17, (b) => {
+      b.addInput('x', DataType.FLOAT, [2]);
+      const y = b.op('FancyOp', ['x'], {}, { name: 'my_fancy', domain: 'com.example' });
+      outputs(b, b.op('Relu', [y]));
+    });
   it('are an UNSUPPORTED_OP error naming op and node by default', () => {
     try {
       inferShapes(build());

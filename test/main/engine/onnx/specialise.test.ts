@@ -3,47 +3,62 @@ import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
 import { encodeModel, readModel } from '../../../../src/main/engine/onnx/model-io.js';
 import { specialise } from '../../../../src/main/engine/onnx/specialise.js';
-import { compareWithReference, fixtureDir, fixtureFolders, haveFixture, readFixtureTensor, readManifest, runtimeShapes } from './peer-fixtures.js';
+import {
+  compareWithReference,
+  fixtureDir,
+  fixtureFolders,
+  haveFixture,
+  readFixtureTensor,
+  readManifest,
+  runtimeShapes,
+} from './peer-fixtures.js';
 
 const SHAPE_OPS = new Set(['Shape', 'Size', 'ConstantOfShape', 'Constant']);
 
 describe.each(fixtureFolders)('specialise on %s', (folder) => {
   const present = haveFixture(folder);
-  it.skipIf(!present).each(['unet', 'vae_decoder', 'text_encoder'])('%s: every value concrete, no Shape ops, same outputs', async (name) => {
-    const entry = readManifest(folder).models[name]!;
-    const model = await readModel(join(fixtureDir(folder), entry.file));
-    const nodesBefore = model.graph.nodes.length;
-    const inputsBefore = JSON.stringify(model.graph.inputs);
-    const shapes = Object.fromEntries(Object.entries(entry.inputs).map(([k, t]) => [k, t.shape]));
-    const s = specialise(model, shapes);
+  it.skipIf(!present).each(['unet', 'vae_decoder', 'text_encoder'])(
+    '%s: every value concrete, no Shape ops, same outputs',
+    async (name) => {
+      const entry = readManifest(folder).models[name]!;
+      const model = await readModel(join(fixtureDir(folder), entry.file));
+      const nodesBefore = model.graph.nodes.length;
+      const inputsBefore = JSON.stringify(model.graph.inputs);
+      const shapes = Object.fromEntries(Object.entries(entry.inputs).map(([k, t]) => [k, t.shape]));
+      const s = specialise(model, shapes);
 
-    // The original is untouched and tensor bytes are shared, not copied.
-    expect(model.graph.nodes.length).toBe(nodesBefore);
-    expect(JSON.stringify(model.graph.inputs)).toBe(inputsBefore);
-    const someWeight = [...s.graph.initializers.values()].find((t) => model.graph.initializers.get(t.name)?.raw === t.raw && (t.raw?.byteLength ?? 0) > 1000);
-    expect(someWeight).toBeDefined();
+      // The original is untouched and tensor bytes are shared, not copied.
+      expect(model.graph.nodes.length).toBe(nodesBefore);
+      expect(JSON.stringify(model.graph.inputs)).toBe(inputsBefore);
+      const someWeight = [...s.graph.initializers.values()].find(
+        (t) => model.graph.initializers.get(t.name)?.raw === t.raw && (t.raw?.byteLength ?? 0) > 1000,
+      );
+      expect(someWeight).toBeDefined();
 
-    expect(s.graph.nodes.filter((n) => SHAPE_OPS.has(n.opType)).map((n) => n.name)).toEqual([]);
-    expect(s.graph.nodes.length).toBeLessThan(nodesBefore * 0.6);
-    for (const n of s.graph.nodes) {
-      for (const v of [...n.inputs, ...n.outputs]) {
-        if (v === '') continue;
-        const shape = s.graph.valueInfo.get(v)?.shape;
-        expect(shape, v).toBeDefined();
-        for (const d of shape!) expect(typeof d, `${v} ${JSON.stringify(shape)}`).toBe('number');
+      expect(s.graph.nodes.filter((n) => SHAPE_OPS.has(n.opType)).map((n) => n.name)).toEqual([]);
+      expect(s.graph.nodes.length).toBeLessThan(nodesBefore * 0.6);
+      for (const n of s.graph.nodes) {
+        for (const v of [...n.inputs, ...n.outputs]) {
+          if (v === '') continue;
+          const shape = s.graph.valueInfo.get(v)?.shape;
+          expect(shape, v).toBeDefined();
+          for (const d of shape!) expect(typeof d, `${v} ${JSON.stringify(shape)}`).toBe('number');
+        }
       }
-    }
-    for (const o of s.graph.outputs) expect(o.shape).toEqual(entry.outputs[o.name]!.shape);
+      for (const o of s.graph.outputs) expect(o.shape).toEqual(entry.outputs[o.name]!.shape);
 
-    const diffs = await compareWithReference(encodeModel(s), folder, name);
-    for (const d of Object.values(diffs)) expect(d).toBeLessThan(1e-5);
+      const diffs = await compareWithReference(encodeModel(s), folder, name);
+      for (const d of Object.values(diffs)) expect(d).toBeLessThan(1e-5);
 
-    // Inferred shapes agree with what onnxruntime produces for every intermediate value.
-    const feeds = Object.fromEntries(Object.entries(entry.inputs).map(([k, t]) => [k, { dtype: t.dtype, data: readFixtureTensor(folder, t), dims: t.shape }]));
-    const actual = await runtimeShapes(encodeModel, s, feeds);
-    expect(actual.size).toBeGreaterThan(s.graph.nodes.length * 0.9);
-    for (const [v, { dims }] of actual) expect(s.graph.valueInfo.get(v)?.shape, v).toEqual(dims);
-  });
+      // Inferred shapes agree with what onnxruntime produces for every intermediate value.
+      const feeds = Object.fromEntries(
+        Object.entries(entry.inputs).map(([k, t]) => [k, { dtype: t.dtype, data: readFixtureTensor(folder, t), dims: t.shape }]),
+      );
+      const actual = await runtimeShapes(encodeModel, s, feeds);
+      expect(actual.size).toBeGreaterThan(s.graph.nodes.length * 0.9);
+      for (const [v, { dims }] of actual) expect(s.graph.valueInfo.get(v)?.shape, v).toEqual(dims);
+    },
+  );
   if (!present) it.skip(`fixtures absent at ${fixtureDir(folder)}`, () => {});
 });
 

@@ -4,7 +4,14 @@ import { DataType } from '../../../../src/main/engine/onnx/dtype.js';
 import { emptyGraph, type Graph, type Node } from '../../../../src/main/engine/onnx/ir.js';
 import { consumers, producers, topoSort } from '../../../../src/main/engine/onnx/topo.js';
 
-const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({ name, opType, domain: '', inputs, outputs, attrs: {} });
+const node = (name: string, opType: string, inputs: string[], outputs: string[]): Node => ({
+  name,
+  opType,
+  domain: '',
+  inputs,
+  outputs,
+  attrs: {},
+});
 
 function graph(nodes: Node[]): Graph {
   const g = emptyGraph('g');
@@ -16,7 +23,12 @@ function graph(nodes: Node[]): Graph {
 
 describe('topoSort', () => {
   it('orders producers first and keeps an already sorted graph unchanged', () => {
-    const sorted = [node('a', 'Relu', ['x'], ['a']), node('b', 'Add', ['a', 'w'], ['b']), node('c', 'Neg', ['x'], ['c']), node('d', 'Add', ['b', 'c'], ['d'])];
+    const sorted = [
+      node('a', 'Relu', ['x'], ['a']),
+      node('b', 'Add', ['a', 'w'], ['b']),
+      node('c', 'Neg', ['x'], ['c']),
+      node('d', 'Add', ['b', 'c'], ['d']),
+    ];
     expect(topoSort(graph(sorted)).map((n) => n.name)).toEqual(['a', 'b', 'c', 'd']);
     const shuffled = [sorted[3]!, sorted[1]!, sorted[2]!, sorted[0]!];
     // Stable: among ready nodes the earliest in the list goes first (c before a).
@@ -35,7 +47,12 @@ describe('topoSort', () => {
   });
 
   it('names the nodes of a cycle', () => {
-    const g = graph([node('a', 'Relu', ['x'], ['a']), node('p', 'Add', ['a', 'r'], ['p']), node('q', 'Neg', ['p'], ['q']), node('r', 'Abs', ['q'], ['r'])]);
+    const g = graph([
+      node('a', 'Relu', ['x'], ['a']),
+      node('p', 'Add', ['a', 'r'], ['p']),
+      node('q', 'Neg', ['p'], ['q']),
+      node('r', 'Abs', ['q'], ['r']),
+    ]);
     let msg = '';
     try {
       topoSort(g);
@@ -51,10 +68,17 @@ describe('topoSort', () => {
     const body = emptyGraph('then');
     body.nodes.push(node('inner', 'Identity', ['late'], ['o']));
     body.outputs.push({ name: 'o', dtype: DataType.FLOAT });
-    const ifNode: Node = { ...node('if', 'If', ['c'], ['y']), attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: body } } };
+    const ifNode: Node = {
+      ...node('if', 'If', ['c'], ['y']),
+      attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: body } },
+    };
     const g = graph([ifNode, node('late', 'Relu', ['x'], ['late']), node('c', 'Less', ['x', 'w'], ['c'])]);
     expect(topoSort(g).map((n) => n.name)).toEqual(['late', 'c', 'if']);
-    expect(consumers(g).get('late')!.map((n) => n.name)).toEqual(['if']);
+    expect(
+      consumers(g)
+        .get('late')!
+        .map((n) => n.name),
+    ).toEqual(['if']);
   });
 });
 

@@ -10,7 +10,11 @@ import { autoGpuProvider, providerCandidates, type ProviderEnvironment } from '.
 import { createSession, type RuntimeWarning } from '../../../../src/main/engine/runtime/session.js';
 import { floatTensor, idsTensor, tensorToFloat32, timestepTensor } from '../../../../src/main/engine/runtime/tensors.js';
 
-const env = (platform: NodeJS.Platform, backends: string[], cudaInstalled = false): ProviderEnvironment => ({ platform, backends, cudaInstalled });
+const env = (platform: NodeJS.Platform, backends: string[], cudaInstalled = false): ProviderEnvironment => ({
+  platform,
+  backends,
+  cudaInstalled,
+});
 
 /** y = 2x + t for x float [batch, 3] and t of the given type [batch]. */
 function tinyModel(tType: DataType, io: DataType = DataType.FLOAT): Uint8Array {
@@ -74,13 +78,19 @@ describe('sessions', () => {
     expect(s.input('x')).toEqual({ name: 'x', type: 'float16', shape: ['batch', 3] });
     expect(s.input('timestep')?.type).toBe('float16');
     expect(s.output('y')?.shape).toEqual(['batch', 3]);
-    const out = await s.run({ x: floatTensor(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3], 'float16'), timestep: timestepTensor(10, 'float16', 2) });
+    const out = await s.run({
+      x: floatTensor(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3], 'float16'),
+      timestep: timestepTensor(10, 'float16', 2),
+    });
     expect(Array.from(tensorToFloat32(out.y!))).toEqual([12, 14, 16, 18, 20, 22]);
     await s.release();
   });
 
   it('runs int64 and float32 timesteps', async () => {
-    for (const [dt, name] of [[DataType.INT64, 'int64'], [DataType.FLOAT, 'float32']] as const) {
+    for (const [dt, name] of [
+      [DataType.INT64, 'int64'],
+      [DataType.FLOAT, 'float32'],
+    ] as const) {
       const s = await createSession(tinyModel(dt), { provider: 'cpu', threads: 1 });
       expect(s.input('timestep')?.type).toBe(name);
       const out = await s.run({ x: floatTensor(new Float32Array([0.5, 1, 1.5]), [1, 3]), timestep: timestepTensor(999, name, 1) });
@@ -99,7 +109,9 @@ describe('sessions', () => {
 
   it('wraps run failures as RUNTIME errors', async () => {
     const s = await createSession(tinyModel(DataType.INT64), { provider: 'cpu' });
-    await expect(s.run({ x: floatTensor(new Float32Array(4), [1, 4]), timestep: timestepTensor(1, 'int64') })).rejects.toMatchObject({ code: 'RUNTIME' });
+    await expect(s.run({ x: floatTensor(new Float32Array(4), [1, 4]), timestep: timestepTensor(1, 'int64') })).rejects.toMatchObject({
+      code: 'RUNTIME',
+    });
     await s.release();
   });
 });

@@ -37,12 +37,20 @@ function effKernel(k: number, d: number): number {
  * Explicit pads of a Conv node from its attributes and static shapes.
  * @param inSpatial input spatial sizes; @param outSpatial output spatial sizes (from the graph)
  */
-export function convPads(ctx: GradContext, kernel: number[], strides: number[], dilations: number[], inSpatial: number[], outSpatial: number[]): number[] {
+export function convPads(
+  ctx: GradContext,
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+  inSpatial: number[],
+  outSpatial: number[],
+): number[] {
   const ns = kernel.length;
   const autoPad = attrString(ctx.node, 'auto_pad', 'NOTSET');
   if (autoPad === 'NOTSET') return attrInts(ctx.node, 'pads', new Array<number>(2 * ns).fill(0));
   if (autoPad === 'VALID') return new Array<number>(2 * ns).fill(0);
-  if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') throw new EngineError('INVALID_MODEL', `${ctx.node.opType} node '${ctx.node.name}': unknown auto_pad '${autoPad}'`);
+  if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER')
+    throw new EngineError('INVALID_MODEL', `${ctx.node.opType} node '${ctx.node.name}': unknown auto_pad '${autoPad}'`);
   const begin: number[] = [];
   const end: number[] = [];
   for (let i = 0; i < ns; i++) {
@@ -111,7 +119,8 @@ export function convWeightGrad(ctx: GradContext, z: string, zShape: number[], g:
   });
   const rSpatial = range(0, ns).map((i) => convOut(sp[i]!, osp[i]!, geo.dilations[i]!, geo.strides[i]!, geo.pads[i]!, geo.pads[i + ns]!));
   if (rSpatial.some((d, i) => d !== geo.kernel[i])) {
-    if (rSpatial.some((d, i) => d < geo.kernel[i]!)) throw new Error(`convWeightGrad: correlation is smaller than the kernel (${rSpatial} < ${geo.kernel})`);
+    if (rSpatial.some((d, i) => d < geo.kernel[i]!))
+      throw new Error(`convWeightGrad: correlation is smaller than the kernel (${rSpatial} < ${geo.kernel})`);
     r = ctx.b.slice(r, new Array<number>(ns).fill(0), geo.kernel, range(2, ns + 2));
   }
   return ctx.b.transpose(r, [1, 0, ...range(2, ns + 2)]);
@@ -180,7 +189,10 @@ const conv: GradRule = (ctx, [g]) => {
       return xS[i + 2]! - reach;
     });
     if (outputPadding.some((p, i) => p < 0 || p >= Math.max(geo.strides[i]!, geo.dilations[i]!))) {
-      throw new EngineError('SHAPE_MISMATCH', `Conv node '${ctx.node.name}': shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`);
+      throw new EngineError(
+        'SHAPE_MISMATCH',
+        `Conv node '${ctx.node.name}': shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`,
+      );
     }
     out[0] = ctx.b.op('ConvTranspose', [g, wName], {
       group: geo.group,
@@ -209,7 +221,10 @@ const convTranspose: GradRule = (ctx, [g]) => {
   const autoPad = attrString(ctx.node, 'auto_pad', 'NOTSET');
   if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || ctx.node.attrs['output_shape']) {
     // Where the implicit padding goes differs between ONNX versions and runtimes; not worth guessing.
-    throw new EngineError('UNSUPPORTED_OP', `${where}: gradients need explicit pads (auto_pad ${autoPad}${ctx.node.attrs['output_shape'] ? ', output_shape' : ''} is not supported)`);
+    throw new EngineError(
+      'UNSUPPORTED_OP',
+      `${where}: gradients need explicit pads (auto_pad ${autoPad}${ctx.node.attrs['output_shape'] ? ', output_shape' : ''} is not supported)`,
+    );
   }
   const kernel = attrInts(ctx.node, 'kernel_shape', wS.slice(2));
   const strides = attrInts(ctx.node, 'strides', new Array<number>(ns).fill(1));
@@ -221,7 +236,8 @@ const convTranspose: GradRule = (ctx, [g]) => {
     let d = ctx.b.op('Conv', [g, wName], { group: geo.group, strides, dilations, pads, kernel_shape: kernel });
     const dS = range(0, ns).map((i) => convOut(gS[i + 2]!, kernel[i]!, strides[i]!, dilations[i]!, pads[i]!, pads[i + ns]!));
     if (dS.some((v, i) => v !== xS[i + 2])) {
-      if (dS.some((v, i) => v < xS[i + 2]!)) throw new EngineError('SHAPE_MISMATCH', `${where}: shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`);
+      if (dS.some((v, i) => v < xS[i + 2]!))
+        throw new EngineError('SHAPE_MISMATCH', `${where}: shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`);
       d = ctx.b.slice(d, new Array<number>(ns).fill(0), xS.slice(2), range(2, ns + 2));
     }
     out[0] = d;

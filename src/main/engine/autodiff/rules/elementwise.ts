@@ -120,7 +120,9 @@ const Erf = unary((ctx, g, x, _y, dt) => {
 });
 const Sigmoid = unary((ctx, g, _x, y, dt) => ctx.b.op('Mul', [g, ctx.b.op('Mul', [y, ctx.b.op('Sub', [scalarConst(ctx, 1, dt), y])])]));
 const Tanh = unary((ctx, g, _x, y, dt) => ctx.b.op('Mul', [g, ctx.b.op('Sub', [scalarConst(ctx, 1, dt), ctx.b.op('Mul', [y, y])])]));
-const Relu = unary((ctx, g, x, _y, dt) => ctx.b.op('Where', [ctx.b.op('Greater', [x, scalarConst(ctx, 0, dt)]), g, scalarConst(ctx, 0, dt)]));
+const Relu = unary((ctx, g, x, _y, dt) =>
+  ctx.b.op('Where', [ctx.b.op('Greater', [x, scalarConst(ctx, 0, dt)]), g, scalarConst(ctx, 0, dt)]),
+);
 const LeakyRelu = unary((ctx, g, x, _y, dt) => {
   const alpha = attrFloat(ctx.node, 'alpha', 0.01);
   return ctx.b.op('Where', [ctx.b.op('Greater', [x, scalarConst(ctx, 0, dt)]), g, ctx.b.op('Mul', [g, scalarConst(ctx, alpha, dt)])]);
@@ -224,6 +226,33 @@ const CastLike: GradRule = (ctx, [g]) => {
 };
 
 export const rules: Record<string, GradRule> = {
-  Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs, Reciprocal, Erf, Sigmoid, Tanh, Relu, LeakyRelu, Softplus,
-  Cos, Sin, Identity, Dropout, Max: MaxMin, Min: MaxMin, Sum, Mean, Clip, Where, Cast, CastLike,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Sqrt,
+  Exp,
+  Log,
+  Neg,
+  Abs,
+  Reciprocal,
+  Erf,
+  Sigmoid,
+  Tanh,
+  Relu,
+  LeakyRelu,
+  Softplus,
+  Cos,
+  Sin,
+  Identity,
+  Dropout,
+  Max: MaxMin,
+  Min: MaxMin,
+  Sum,
+  Mean,
+  Clip,
+  Where,
+  Cast,
+  CastLike,
 };

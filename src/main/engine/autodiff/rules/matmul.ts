@@ -135,7 +135,7 @@ function parseTerm(term: string, rank: number, ellRank: number, where: string): 
     if (term.startsWith('...', i)) {
       if (sawEll) throw new EngineError('INVALID_MODEL', `${where}: more than one ellipsis in '${term}'`);
       sawEll = true;
-      const n = rank < 0 ? ellRank : rank - (term.replace('...', '').length);
+      const n = rank < 0 ? ellRank : rank - term.replace('...', '').length;
       if (n < 0) throw new EngineError('INVALID_MODEL', `${where}: subscripts '${term}' do not match rank ${rank}`);
       for (let k = 0; k < n; k++) parts.push(`${ELL}${ellRank - n + k}`);
       i += 3;
@@ -146,7 +146,8 @@ function parseTerm(term: string, rank: number, ellRank: number, where: string): 
       i++;
     }
   }
-  if (rank >= 0 && parts.length !== rank) throw new EngineError('INVALID_MODEL', `${where}: subscripts '${term}' do not match rank ${rank}`);
+  if (rank >= 0 && parts.length !== rank)
+    throw new EngineError('INVALID_MODEL', `${where}: subscripts '${term}' do not match rank ${rank}`);
   return parts;
 }
 
@@ -155,7 +156,8 @@ export function parseEinsum(equation: string, ranks: number[], where = 'Einsum')
   const eq = equation.replace(/\s+/g, '');
   const [lhs, rhs] = eq.split('->') as [string, string | undefined];
   const terms = lhs.split(',');
-  if (terms.length !== ranks.length) throw new EngineError('INVALID_MODEL', `${where}: equation '${equation}' has ${terms.length} terms for ${ranks.length} inputs`);
+  if (terms.length !== ranks.length)
+    throw new EngineError('INVALID_MODEL', `${where}: equation '${equation}' has ${terms.length} terms for ${ranks.length} inputs`);
   const ellRank = Math.max(0, ...terms.map((t, i) => (t.includes('...') ? ranks[i]! - t.replace('...', '').length : 0)));
   const inputs = terms.map((t, i) => parseTerm(t, ranks[i]!, ellRank, where));
   let output: string[];
@@ -166,7 +168,13 @@ export function parseEinsum(equation: string, ranks: number[], where = 'Einsum')
     const count = new Map<string, number>();
     for (const t of inputs) for (const l of t) if (!l.startsWith(ELL)) count.set(l, (count.get(l) ?? 0) + 1);
     const ell = Array.from({ length: ellRank }, (_, k) => `${ELL}${k}`);
-    output = [...ell, ...[...count.entries()].filter(([, c]) => c === 1).map(([l]) => l).sort()];
+    output = [
+      ...ell,
+      ...[...count.entries()]
+        .filter(([, c]) => c === 1)
+        .map(([l]) => l)
+        .sort(),
+    ];
   }
   return { inputs, output };
 }
@@ -177,7 +185,11 @@ const einsum: GradRule = (ctx, [gY]) => {
   if (!gY) return out;
   const where = `Einsum node '${ctx.node.name}'`;
   const shapes = ins.map((n) => ctx.shapeOf(n));
-  const terms = parseEinsum(attrString(ctx.node, 'equation', ''), shapes.map((s) => s.length), where);
+  const terms = parseEinsum(
+    attrString(ctx.node, 'equation', ''),
+    shapes.map((s) => s.length),
+    where,
+  );
 
   // Full (broadcast) size of every label.
   const size = new Map<string, number>();
@@ -222,7 +234,10 @@ const einsum: GradRule = (ctx, [gY]) => {
     if (!ctx.needsGrad(i)) continue;
     const t = terms.inputs[i]!;
     if (new Set(t).size !== t.length) {
-      throw new EngineError('UNSUPPORTED_OP', `${where}: no gradient for repeated subscripts (diagonals) in operand ${i} of '${attrString(ctx.node, 'equation', '')}'`);
+      throw new EngineError(
+        'UNSUPPORTED_OP',
+        `${where}: no gradient for repeated subscripts (diagonals) in operand ${i} of '${attrString(ctx.node, 'equation', '')}'`,
+      );
     }
     const elsewhere = new Set<string>(terms.output);
     terms.inputs.forEach((u, j) => j !== i && u.forEach((l) => elsewhere.add(l)));
@@ -236,7 +251,12 @@ const einsum: GradRule = (ctx, [gY]) => {
     if (dropped.length > 0) {
       d = ctx.b.unsqueeze(d, dropped);
       // Labels private to this operand were summed away in the forward: every element gets the same cotangent.
-      d = expandTo(ctx, d, t.map((l, ax) => (keep[ax] ? size.get(l)! : 1)), shapes[i]!);
+      d = expandTo(
+        ctx,
+        d,
+        t.map((l, ax) => (keep[ax] ? size.get(l)! : 1)),
+        shapes[i]!,
+      );
     }
     out[i] = d;
   }

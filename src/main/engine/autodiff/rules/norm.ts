@@ -109,7 +109,8 @@ const groupNorm: GradRule = (ctx, [g]) => {
   const N = xS[0]!;
   const C = xS[1]!;
   const G = attrInt(ctx.node, 'num_groups');
-  if (G === undefined || G <= 0 || C % G !== 0) throw new EngineError('INVALID_MODEL', `${where}: num_groups ${G} does not divide ${C} channels`);
+  if (G === undefined || G <= 0 || C % G !== 0)
+    throw new EngineError('INVALID_MODEL', `${where}: num_groups ${G} does not divide ${C} channels`);
   const Cg = C / G;
   const S = numel(xS.slice(2));
   // Opset 18 scales each group ([G]); opset 21 fixed the op to scale each channel ([C]).
@@ -117,7 +118,10 @@ const groupNorm: GradRule = (ctx, [g]) => {
   const paramShape = [perChannel ? C : G];
   const sS = ctx.shapeOf(sName);
   if (!sameShape(sS, paramShape)) {
-    throw new EngineError('INVALID_MODEL', `${where}: scale has shape [${sS.join(',')}], expected [${paramShape.join(',')}] at opset ${ctx.opset}`);
+    throw new EngineError(
+      'INVALID_MODEL',
+      `${where}: scale has shape [${sS.join(',')}], expected [${paramShape.join(',')}] at opset ${ctx.opset}`,
+    );
   }
   const dt = ctx.dtypeOf(xName);
   const ct = computeType(dt);
@@ -129,7 +133,9 @@ const groupNorm: GradRule = (ctx, [g]) => {
   const gc = reshapeTo(ctx, castTo(ctx, g, dt, ct), shape4);
   const n = normalise(ctx, x, axes, eps, ct);
   if (ctx.needsGrad(0)) {
-    const dxhat = constAll(ctx, sName, 1) ? gc : ctx.b.op('Mul', [gc, reshapeTo(ctx, castTo(ctx, sName, dt, ct), perChannel ? [G, Cg, 1] : [G, 1, 1])]);
+    const dxhat = constAll(ctx, sName, 1)
+      ? gc
+      : ctx.b.op('Mul', [gc, reshapeTo(ctx, castTo(ctx, sName, dt, ct), perChannel ? [G, Cg, 1] : [G, 1, 1])]);
     const dx = inputGrad(ctx, dxhat, n, axes);
     out[0] = castTo(ctx, reshapeTo(ctx, dx, xS), ct, dt);
   }
@@ -170,7 +176,11 @@ const layerNorm: GradRule = (ctx, [g, gMean, gInvStd]) => {
   const ct = computeType(dt);
   const eps = attrFloat(ctx.node, 'epsilon', 1e-5);
   const x = castTo(ctx, xName, dt, ct);
-  const stats = forwardStats(ctx, xS.map((d, i) => (i < axis ? d : 1)), ct);
+  const stats = forwardStats(
+    ctx,
+    xS.map((d, i) => (i < axis ? d : 1)),
+    ct,
+  );
   // With the forward's statistics: d = x - mean, and xhat = d * rstd only where it is needed.
   let n: Normalised;
   let centred: string | undefined;

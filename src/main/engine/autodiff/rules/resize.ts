@@ -124,7 +124,15 @@ export function axisTaps(attrs: ResizeAttrs, a: AxisResize): Taps[] {
       const i1 = Math.min(Math.trunc(v), a.inLen - 1);
       const i2 = Math.min(i1 + 1, a.inLen - 1);
       if (i1 === i2) taps.push([[i1, 1]]);
-      else taps.push(([[i1, F(Math.abs(v - i2))], [i2, F(Math.abs(v - i1))]] as Taps).filter(([, w]) => w !== 0));
+      else
+        taps.push(
+          (
+            [
+              [i1, F(Math.abs(v - i2))],
+              [i2, F(Math.abs(v - i1))],
+            ] as Taps
+          ).filter(([, w]) => w !== 0),
+        );
     } else {
       const xi = Math.floor(x);
       const co = cubicCoeffs(F(x - xi), attrs.cubicA);
@@ -211,7 +219,10 @@ function resolveAxes(ctx: GradContext, inShape: number[], outShape: number[], co
     axes.forEach((a) => {
       const ratio = outShape[a]! / inShape[a]!;
       if (!Number.isInteger(ratio)) {
-        throw new EngineError('UNSUPPORTED_OP', `${where}: its scales are not constant; specialise and fold the graph before differentiating`);
+        throw new EngineError(
+          'UNSUPPORTED_OP',
+          `${where}: its scales are not constant; specialise and fold the graph before differentiating`,
+        );
       }
       scales[a] = ratio;
     });
@@ -246,7 +257,8 @@ const resize: GradRule = (ctx, [g]) => {
     return out;
   }
   const mode = attrString(node, 'mode', 'nearest');
-  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'cubic') throw new EngineError('UNSUPPORTED_OP', `${where}: unknown mode '${mode}'`);
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'cubic')
+    throw new EngineError('UNSUPPORTED_OP', `${where}: unknown mode '${mode}'`);
   if (ctx.opset >= 18 && attrInt(node, 'antialias', 0) !== 0) {
     throw new EngineError('UNSUPPORTED_OP', `${where}: no gradient for antialias=1`);
   }
@@ -264,7 +276,8 @@ const resize: GradRule = (ctx, [g]) => {
   const r = inShape.length;
 
   const taps = axes.map((a) => axisTaps(attrs, a));
-  const isIdentity = (a: number) => axes[a]!.inLen === axes[a]!.outLen && taps[a]!.every((t, o) => t.length === 1 && t[0]![0] === o && t[0]![1] === 1);
+  const isIdentity = (a: number) =>
+    axes[a]!.inLen === axes[a]!.outLen && taps[a]!.every((t, o) => t.length === 1 && t[0]![0] === o && t[0]![1] === 1);
   const block = axes.map((a, i) => (isIdentity(i) ? 1 : blockFactor(taps[i]!, a.inLen)));
 
   let cur = g;

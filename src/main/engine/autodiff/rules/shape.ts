@@ -10,7 +10,17 @@ import { attrInt, attrInts, attrString } from '../../onnx/ir.js';
 import { EngineError } from '../../errors.js';
 import type { GradContext, GradRule } from '../rule.js';
 import {
-  addAll, constInts, int64Const, invertPerm, normAxis, reduceSum, reshapeTo, sameShape, scalarConst, unbroadcast, zeros,
+  addAll,
+  constInts,
+  int64Const,
+  invertPerm,
+  normAxis,
+  reduceSum,
+  reshapeTo,
+  sameShape,
+  scalarConst,
+  unbroadcast,
+  zeros,
 } from '../broadcast.js';
 
 type Grads = (string | undefined)[];
@@ -145,7 +155,13 @@ const Slice: GradRule = (ctx, [g]) => {
     let step = r.step;
     if (step < 0) {
       // reversed selection: flip the gradient so indices ascend
-      cur = ctx.b.op('Slice', [cur, int64Const(ctx, [-1], 'starts'), int64Const(ctx, [-INT64_MAX], 'ends'), int64Const(ctx, [a], 'axes'), int64Const(ctx, [-1], 'steps')]);
+      cur = ctx.b.op('Slice', [
+        cur,
+        int64Const(ctx, [-1], 'starts'),
+        int64Const(ctx, [-INT64_MAX], 'ends'),
+        int64Const(ctx, [a], 'axes'),
+        int64Const(ctx, [-1], 'steps'),
+      ]);
       first = r.first + (r.count - 1) * step;
       step = -step;
     }
@@ -177,7 +193,12 @@ function normalisedIndices(ctx: GradContext, idx: string, dim: number): string {
   if (c) {
     const vals = Array.from(c as ArrayLike<number | bigint>, (x) => Number(x));
     if (vals.every((v) => v >= 0) && ctx.dtypeOf(idx) === DataType.INT64) return idx;
-    return ctx.b.initializer('gather_idx', DataType.INT64, ctx.shapeOf(idx), vals.map((v) => (v < 0 ? v + dim : v)));
+    return ctx.b.initializer(
+      'gather_idx',
+      DataType.INT64,
+      ctx.shapeOf(idx),
+      vals.map((v) => (v < 0 ? v + dim : v)),
+    );
   }
   const i64 = ctx.dtypeOf(idx) === DataType.INT64 ? idx : ctx.b.cast(idx, DataType.INT64);
   const neg = ctx.b.op('Less', [i64, scalarConst(ctx, 0, DataType.INT64)]);
@@ -228,7 +249,12 @@ const Gather: GradRule = (ctx, [g]) => {
   } else {
     const n = I.reduce((a, b) => a * b, 1);
     const m = rest.reduce((a, b) => a * b, 1);
-    const range = ctx.b.initializer('gather_range', DataType.INT64, [1, dim], Array.from({ length: dim }, (_x, k) => k));
+    const range = ctx.b.initializer(
+      'gather_range',
+      DataType.INT64,
+      [1, dim],
+      Array.from({ length: dim }, (_x, k) => k),
+    );
     const oneHot = ctx.b.cast(ctx.b.op('Equal', [reshapeTo(ctx, idxN, [n, 1]), range]), dtype); // [n, dim]
     const flat = reshapeTo(ctx, gT, [n, m]);
     acc = ctx.b.op('MatMul', [ctx.b.transpose(oneHot, [1, 0]), flat]); // [dim, m]
@@ -248,7 +274,10 @@ const GatherElements: GradRule = (ctx, [g]) => {
   const res = none(ctx);
   if (!g || !ctx.needsGrad(0)) return res;
   if (ctx.opset < 16) {
-    throw new EngineError('UNSUPPORTED_OP', `GatherElements node '${ctx.node.name}': its gradient needs ScatterElements with reduction (opset >= 16); this model is opset ${ctx.opset}`);
+    throw new EngineError(
+      'UNSUPPORTED_OP',
+      `GatherElements node '${ctx.node.name}': its gradient needs ScatterElements with reduction (opset >= 16); this model is opset ${ctx.opset}`,
+    );
   }
   const [data, idx] = ctx.node.inputs as [string, string];
   const D = ctx.shapeOf(data);
@@ -307,11 +336,15 @@ const Pad: GradRule = (ctx, [g]) => {
     let gx: string | undefined;
     if (ctx.needsGrad(0) || ctx.needsGrad(2)) {
       // keep the part of g that came from x; zero-fill where x was cropped away
-      const starts: number[] = [], ends: number[] = [], axes: number[] = [];
+      const starts: number[] = [],
+        ends: number[] = [],
+        axes: number[] = [];
       const fill = new Array<number>(2 * rank).fill(0);
       for (let a = 0; a < rank; a++) {
-        const pb = pads[a]!, pe = pads[rank + a]!;
-        const cb = Math.max(-pb, 0), ce = Math.max(-pe, 0);
+        const pb = pads[a]!,
+          pe = pads[rank + a]!;
+        const cb = Math.max(-pb, 0),
+          ce = Math.max(-pe, 0);
         fill[a] = cb;
         fill[rank + a] = ce;
         const kept = D[a]! - cb - ce;
@@ -338,7 +371,10 @@ const Pad: GradRule = (ctx, [g]) => {
   }
   if (!ctx.needsGrad(0)) return res;
   if (mode !== 'edge' && mode !== 'reflect') {
-    throw new EngineError('UNSUPPORTED_OP', `Pad node '${ctx.node.name}': no gradient for mode '${mode}' (constant, edge and reflect are supported)`);
+    throw new EngineError(
+      'UNSUPPORTED_OP',
+      `Pad node '${ctx.node.name}': no gradient for mode '${mode}' (constant, edge and reflect are supported)`,
+    );
   }
   if (pads.some((p) => p < 0)) {
     throw new EngineError('UNSUPPORTED_OP', `Pad node '${ctx.node.name}': negative pads with mode '${mode}' have no gradient rule`);
@@ -346,7 +382,8 @@ const Pad: GradRule = (ctx, [g]) => {
   let cur = g;
   const curShape = [...O];
   for (let a = 0; a < rank; a++) {
-    const pb = pads[a]!, pe = pads[rank + a]!;
+    const pb = pads[a]!,
+      pe = pads[rank + a]!;
     if (pb === 0 && pe === 0) continue;
     const d = D[a]!;
     const parts = [sliceAxis(ctx, cur, a, pb, pb + d)];
@@ -357,7 +394,13 @@ const Pad: GradRule = (ctx, [g]) => {
       return zeroPad(ctx, v, p);
     };
     const flip = (v: string): string =>
-      ctx.b.op('Slice', [v, int64Const(ctx, [-1], 'starts'), int64Const(ctx, [-INT64_MAX], 'ends'), int64Const(ctx, [a], 'axes'), int64Const(ctx, [-1], 'steps')]);
+      ctx.b.op('Slice', [
+        v,
+        int64Const(ctx, [-1], 'starts'),
+        int64Const(ctx, [-INT64_MAX], 'ends'),
+        int64Const(ctx, [a], 'axes'),
+        int64Const(ctx, [-1], 'steps'),
+      ]);
     if (pb > 0) {
       const left = sliceAxis(ctx, cur, a, 0, pb);
       if (mode === 'edge') parts.push(at(reduceSum(ctx, left, [a], true), 0, 1));

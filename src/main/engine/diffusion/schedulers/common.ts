@@ -11,10 +11,7 @@ export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
 export function predictionType(config: SchedulerConfig): PredictionType {
   const p = config.prediction_type ?? 'epsilon';
   if (p !== 'epsilon' && p !== 'v_prediction' && p !== 'sample')
-    throw new EngineError(
-      'INVALID_ARGUMENT',
-      `prediction_type "${String(p)}" is not supported; use epsilon, v_prediction or sample.`,
-    );
+    throw new EngineError('INVALID_ARGUMENT', `prediction_type "${String(p)}" is not supported; use epsilon, v_prediction or sample.`);
   return p;
 }
 
@@ -46,10 +43,7 @@ export function rejectUnsupported(name: SchedulerName, config: SchedulerConfig):
  * x0 = px * x + pm * m for a model output m at a variance-preserving level with cumulative
  * alpha `abar` (x = sqrt(abar) x0 + sqrt(1-abar) eps), and eps = ex * x + em * m.
  */
-export function vpParametrisation(
-  pred: PredictionType,
-  abar: number,
-): { px: number; pm: number; ex: number; em: number } {
+export function vpParametrisation(pred: PredictionType, abar: number): { px: number; pm: number; ex: number; em: number } {
   const a = Math.sqrt(abar);
   const b = Math.sqrt(1 - abar);
   switch (pred) {

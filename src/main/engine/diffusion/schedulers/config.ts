@@ -28,10 +28,9 @@ export const SD15_SCHEDULER_CONFIG: DiffusersSchedulerConfig = {
 };
 
 /** diffusers' constructor defaults for classes whose file omits a schedule field. */
-function classDefaults(className: string | undefined): Pick<
-  DiffusersSchedulerConfig,
-  'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule'
-> {
+function classDefaults(
+  className: string | undefined,
+): Pick<DiffusersSchedulerConfig, 'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule'> {
   if (className === 'LCMScheduler') return { ...SD_SCHEDULE };
   return { num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' };
 }
@@ -73,10 +72,7 @@ export function parseSchedulerConfig(raw: unknown, source = 'scheduler_config.js
     throw new EngineError('INVALID_MODEL', `${source}: expected a JSON object.`);
   const obj = raw as Record<string, unknown>;
   const bad = (field: string, want: string): never => {
-    throw new EngineError(
-      'INVALID_MODEL',
-      `${source}: field "${field}" should be ${want} (got ${JSON.stringify(obj[field])}).`,
-    );
+    throw new EngineError('INVALID_MODEL', `${source}: field "${field}" should be ${want} (got ${JSON.stringify(obj[field])}).`);
   };
   const out: Record<string, unknown> = {};
   for (const f of STRING_FIELDS) {
@@ -111,16 +107,12 @@ export function parseSchedulerConfig(raw: unknown, source = 'scheduler_config.js
   }
   const defaults = classDefaults(out._class_name as string | undefined);
   const config = { ...defaults, ...out } as DiffusersSchedulerConfig;
-  if (!Number.isInteger(config.num_train_timesteps) || config.num_train_timesteps < 2)
-    bad('num_train_timesteps', 'an integer >= 2');
+  if (!Number.isInteger(config.num_train_timesteps) || config.num_train_timesteps < 2) bad('num_train_timesteps', 'an integer >= 2');
   if (!['scaled_linear', 'linear', 'squaredcos_cap_v2'].includes(config.beta_schedule))
     bad('beta_schedule', '"scaled_linear", "linear" or "squaredcos_cap_v2"');
   if (config.timestep_spacing !== undefined && !['leading', 'trailing', 'linspace'].includes(config.timestep_spacing))
     bad('timestep_spacing', '"leading", "trailing" or "linspace"');
-  if (
-    config.prediction_type !== undefined &&
-    !['epsilon', 'v_prediction', 'sample'].includes(config.prediction_type)
-  )
+  if (config.prediction_type !== undefined && !['epsilon', 'v_prediction', 'sample'].includes(config.prediction_type))
     bad('prediction_type', '"epsilon", "v_prediction" or "sample"');
   return config;
 }
@@ -137,10 +129,7 @@ export async function loadSchedulerConfig(p: string): Promise<DiffusersScheduler
     const candidates = [path.join(p, 'scheduler_config.json'), path.join(p, 'scheduler', 'scheduler_config.json')];
     const found = await firstExisting(candidates);
     if (found === null)
-      throw new EngineError(
-        'MODEL_FOLDER',
-        `No scheduler config in ${p}: expected scheduler/scheduler_config.json (diffusers layout).`,
-      );
+      throw new EngineError('MODEL_FOLDER', `No scheduler config in ${p}: expected scheduler/scheduler_config.json (diffusers layout).`);
     file = found;
   }
   const text = await readFile(file, 'utf8');

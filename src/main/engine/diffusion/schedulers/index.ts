@@ -28,9 +28,6 @@ export function isSchedulerName(name: string): name is SchedulerName {
 export function getScheduler(name: string): SchedulerFactory {
   const key = name.trim().toLowerCase();
   if (!isSchedulerName(key))
-    throw new EngineError(
-      'INVALID_ARGUMENT',
-      `Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(', ')}.`,
-    );
+    throw new EngineError('INVALID_ARGUMENT', `Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(', ')}.`);
   return FACTORIES[key];
 }

@@ -121,9 +121,7 @@ export function betas(config: DiffusersSchedulerConfig): number[] {
   } else if (config.beta_schedule === 'squaredcos_cap_v2') {
     b = cosineBetas(n);
   } else {
-    throw invalid(
-      `beta_schedule "${String(config.beta_schedule)}" is not supported; use scaled_linear, linear or squaredcos_cap_v2.`,
-    );
+    throw invalid(`beta_schedule "${String(config.beta_schedule)}" is not supported; use scaled_linear, linear or squaredcos_cap_v2.`);
   }
   return config.rescale_betas_zero_snr ? rescaleZeroTerminalSnr(b) : b;
 }
@@ -180,8 +178,7 @@ export function spacedTimesteps(
 
 /** Validates the user's step count against the training schedule. */
 export function checkSteps(steps: number, config: SchedulerConfig): void {
-  if (!Number.isInteger(steps) || steps < 1)
-    throw invalid(`steps must be a positive integer (got ${steps}).`);
+  if (!Number.isInteger(steps) || steps < 1) throw invalid(`steps must be a positive integer (got ${steps}).`);
   if (steps > config.num_train_timesteps)
     throw invalid(`steps (${steps}) cannot exceed the model's num_train_timesteps (${config.num_train_timesteps}).`);
 }

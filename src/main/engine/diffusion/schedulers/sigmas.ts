@@ -46,9 +46,7 @@ export function sigmaSchedule(config: SchedulerConfig, steps: number, opts: Sigm
   const train = trainSigmas(abar);
   const spacing = opts.forceSpacing ?? config.timestep_spacing ?? opts.defaultSpacing;
 
-  let timesteps = spacedTimesteps(spacing, config.num_train_timesteps, steps, config.steps_offset ?? 0, false).map(
-    Math.fround,
-  );
+  let timesteps = spacedTimesteps(spacing, config.num_train_timesteps, steps, config.steps_offset ?? 0, false).map(Math.fround);
   let sigmas = timesteps.map((t) => interpGrid(t, train));
 
   if (c.use_karras_sigmas) {

@@ -20,8 +20,7 @@ export function applyStep(
 ): Float32Array {
   const n = x.length;
   const k = c.epsCoefs.length;
-  if (eps.length < k)
-    throw new EngineError('INVALID_ARGUMENT', `step needs ${k} model outputs of history, got ${eps.length}.`);
+  if (eps.length < k) throw new EngineError('INVALID_ARGUMENT', `step needs ${k} model outputs of history, got ${eps.length}.`);
   for (let j = 0; j < k; j++)
     if (eps[j]!.length !== n) throw new EngineError('SHAPE_MISMATCH', `model output ${j} has ${eps[j]!.length} values, latent has ${n}.`);
   if (c.noiseCoef !== 0 && (z === undefined || z.length !== n))
@@ -67,8 +66,7 @@ export function simulate(plan: SamplingPlan, opts: SimulateOptions): Float32Arra
     history.unshift(Float32Array.from(m));
     if (history.length > maxHistory) history.pop();
     const c = plan.coefficients[i]!;
-    const z =
-      c.noiseCoef !== 0 ? (opts.stepNoise?.(i) ?? gaussian(opts.seed ?? 0, n, 1 + i)) : undefined;
+    const z = c.noiseCoef !== 0 ? (opts.stepNoise?.(i) ?? gaussian(opts.seed ?? 0, n, 1 + i)) : undefined;
     x = applyStep(c, x, history, z);
     opts.onStep?.(i, x);
   }

@@ -28,8 +28,7 @@ export function lcmTimesteps(config: SchedulerConfig, steps: number): number[] {
   const c = config as DiffusersSchedulerConfig;
   const T = config.num_train_timesteps;
   const original = c.original_inference_steps ?? 50;
-  if (original > T)
-    throw new EngineError('INVALID_ARGUMENT', `original_inference_steps (${original}) exceeds num_train_timesteps (${T}).`);
+  if (original > T) throw new EngineError('INVALID_ARGUMENT', `original_inference_steps (${original}) exceeds num_train_timesteps (${T}).`);
   if (steps > original)
     throw new EngineError(
       'INVALID_ARGUMENT',

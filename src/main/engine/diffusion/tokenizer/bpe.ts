@@ -52,7 +52,7 @@ export class BpeMerger {
       }
       if (best === Infinity) break;
       const merged: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (i + 1 < word.length && word[i] === first && word[i + 1] === second) {
           merged.push(first + second);
           i += 2;

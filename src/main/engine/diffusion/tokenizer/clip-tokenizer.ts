@@ -24,8 +24,7 @@ export const EOS_TOKEN = '<|endoftext|>';
 /** Positions the text encoder reads (CLIP's context length). */
 export const CONTEXT_LENGTH = 77;
 
-const PIECE_PATTERN =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu;
+const PIECE_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu;
 
 export interface ClipEncoding {
   /** `contextLength` ids: BOS, tokens, EOS, then padding. */
@@ -166,7 +165,6 @@ export class ClipTokenizer {
     this.specialIds = new Set([this.bosId, this.eosId]);
   }
 
-
   tokenToId(token: string): number | undefined {
     return this.vocab.get(token);
   }
@@ -225,10 +223,7 @@ export class ClipTokenizer {
   encode(text: string, options: EncodeOptions = {}): ClipEncoding {
     const maxLength = options.maxLength ?? this.contextLength;
     if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > this.contextLength)
-      throw new EngineError(
-        'INVALID_ARGUMENT',
-        `maxLength must be an integer between 2 and ${this.contextLength} (got ${maxLength}).`,
-      );
+      throw new EngineError('INVALID_ARGUMENT', `maxLength must be an integer between 2 and ${this.contextLength} (got ${maxLength}).`);
     const room = maxLength - 2;
     const { pieces, src } = this.pieces(text);
     const content: number[] = [];

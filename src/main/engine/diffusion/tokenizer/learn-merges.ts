@@ -101,7 +101,7 @@ export function learnMerges(pieces: readonly (readonly string[])[], opts: LearnM
       if (!has) continue;
       addPairs(idx, -1);
       const out: string[] = [];
-      for (let i = 0; i < sym.length; ) {
+      for (let i = 0; i < sym.length;) {
         if (i + 1 < sym.length && sym[i] === first && sym[i + 1] === second) {
           out.push(joined);
           i += 2;

@@ -27,8 +27,24 @@ async function checkConv(c: ConvCase): Promise<void> {
     dtype: F,
     inputs: { x: { shape: c.x } },
     build: (b, x) => {
-      const ins = [x.x!, b.initializer('w', F, c.w, Array.from({ length: c.w.reduce((p, q) => p * q, 1) }, (_v, i) => Math.sin(i * 1.7) * 0.8))];
-      if (c.bias) ins.push(b.initializer('bias', F, [biasLen], Array.from({ length: biasLen }, (_v, i) => 0.1 * i - 0.2)));
+      const ins = [
+        x.x!,
+        b.initializer(
+          'w',
+          F,
+          c.w,
+          Array.from({ length: c.w.reduce((p, q) => p * q, 1) }, (_v, i) => Math.sin(i * 1.7) * 0.8),
+        ),
+      ];
+      if (c.bias)
+        ins.push(
+          b.initializer(
+            'bias',
+            F,
+            [biasLen],
+            Array.from({ length: biasLen }, (_v, i) => 0.1 * i - 0.2),
+          ),
+        );
       return b.op(op, ins, c.attrs);
     },
     wrt: ['x'],
@@ -45,19 +61,31 @@ describe('Conv gradient (finite differences, float32)', () => {
   it('3x3, pads 1, stride 1, bias (SD resnet conv)', () =>
     checkConv({ label: 'conv3x3', x: [2, 3, 5, 6], w: [4, 3, 3, 3], bias: true, attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } }));
   it('3x3, stride 2, pads 1 on an even input (SD downsample: needs output_padding)', () =>
-    checkConv({ label: 'conv s2', x: [1, 2, 8, 8], w: [3, 2, 3, 3], bias: true, attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } }));
+    checkConv({
+      label: 'conv s2',
+      x: [1, 2, 8, 8],
+      w: [3, 2, 3, 3],
+      bias: true,
+      attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+    }));
   it('3x3, stride 2, pads 1 on an odd input', () =>
     checkConv({ label: 'conv s2 odd', x: [1, 2, 7, 9], w: [3, 2, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }));
   it('3x3, stride 2, asymmetric pads (0,0,1,1) (VAE encoder downsample)', () =>
     checkConv({ label: 'conv asym', x: [1, 2, 8, 8], w: [2, 2, 3, 3], bias: true, attrs: { strides: [2, 2], pads: [0, 0, 1, 1] } }));
   it('1x1 projection', () => checkConv({ label: 'conv1x1', x: [2, 4, 3, 3], w: [5, 4, 1, 1], bias: true, attrs: {} }));
   it('grouped conv (2 groups) with strides, dilations and asymmetric pads', () =>
-    checkConv({ label: 'grouped', x: [2, 4, 7, 8], w: [6, 2, 3, 2], attrs: { group: 2, strides: [2, 3], dilations: [1, 2], pads: [1, 0, 2, 1] } }));
+    checkConv({
+      label: 'grouped',
+      x: [2, 4, 7, 8],
+      w: [6, 2, 3, 2],
+      attrs: { group: 2, strides: [2, 3], dilations: [1, 2], pads: [1, 0, 2, 1] },
+    }));
   it('depthwise conv (group = channels)', () =>
     checkConv({ label: 'depthwise', x: [1, 4, 5, 5], w: [4, 1, 3, 3], bias: true, attrs: { group: 4, pads: [1, 1, 1, 1] } }));
   it('depthwise conv with a channel multiplier and stride 2', () =>
     checkConv({ label: 'depthwise x2', x: [1, 3, 6, 6], w: [6, 1, 3, 3], attrs: { group: 3, strides: [2, 2], pads: [1, 1, 1, 1] } }));
-  it('dilated 3x3 conv', () => checkConv({ label: 'dilated', x: [1, 2, 7, 7], w: [2, 2, 3, 3], attrs: { dilations: [2, 2], pads: [2, 2, 2, 2] } }));
+  it('dilated 3x3 conv', () =>
+    checkConv({ label: 'dilated', x: [1, 2, 7, 7], w: [2, 2, 3, 3], attrs: { dilations: [2, 2], pads: [2, 2, 2, 2] } }));
   it('auto_pad SAME_UPPER with stride 2', () =>
     checkConv({ label: 'same upper', x: [1, 2, 6, 5], w: [3, 2, 4, 3], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } }));
   it('auto_pad SAME_UPPER with stride 1 and an even kernel (asymmetric implicit pads)', () =>
@@ -75,7 +103,20 @@ describe('Conv gradient (finite differences, float32)', () => {
       label: 'frozen s1',
       dtype: F,
       inputs: { x: { shape: [1, 2, 6, 5] } },
-      build: (b, x) => b.op('Conv', [x.x!, b.initializer('w', F, [3, 2, 3, 2], Array.from({ length: 36 }, (_v, i) => Math.cos(i)))], { pads: [1, 0, 1, 1], dilations: [1, 2] }),
+      build: (b, x) =>
+        b.op(
+          'Conv',
+          [
+            x.x!,
+            b.initializer(
+              'w',
+              F,
+              [3, 2, 3, 2],
+              Array.from({ length: 36 }, (_v, i) => Math.cos(i)),
+            ),
+          ],
+          { pads: [1, 0, 1, 1], dilations: [1, 2] },
+        ),
       wrt: ['x'],
     });
     expect(r.report.emittedOps['Conv']).toBe(1);
@@ -86,7 +127,20 @@ describe('Conv gradient (finite differences, float32)', () => {
       label: 'frozen',
       dtype: F,
       inputs: { x: { shape: [1, 2, 6, 6] } },
-      build: (b, x) => b.op('Conv', [x.x!, b.initializer('w', F, [3, 2, 3, 3], Array.from({ length: 54 }, (_v, i) => Math.cos(i)))], { pads: [1, 1, 1, 1], strides: [2, 2] }),
+      build: (b, x) =>
+        b.op(
+          'Conv',
+          [
+            x.x!,
+            b.initializer(
+              'w',
+              F,
+              [3, 2, 3, 3],
+              Array.from({ length: 54 }, (_v, i) => Math.cos(i)),
+            ),
+          ],
+          { pads: [1, 1, 1, 1], strides: [2, 2] },
+        ),
       wrt: ['x'],
     });
     expect(r.report.emittedOps).not.toHaveProperty('Conv');
@@ -96,8 +150,22 @@ describe('Conv gradient (finite differences, float32)', () => {
 
 describe('ConvTranspose gradient (finite differences, float32)', () => {
   it('stride 2, pads 1, output_padding 1, bias', () =>
-    checkConv({ label: 'convT s2', op: 'ConvTranspose', x: [1, 3, 4, 4], w: [3, 2, 3, 3], bias: true, attrs: { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] } }));
+    checkConv({
+      label: 'convT s2',
+      op: 'ConvTranspose',
+      x: [1, 3, 4, 4],
+      w: [3, 2, 3, 3],
+      bias: true,
+      attrs: { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] },
+    }));
   it('grouped, stride (2,1), dilations (1,2)', () =>
-    checkConv({ label: 'convT grouped', op: 'ConvTranspose', x: [1, 4, 3, 4], w: [4, 1, 3, 2], bias: true, attrs: { group: 2, strides: [2, 1], dilations: [1, 2] } }));
+    checkConv({
+      label: 'convT grouped',
+      op: 'ConvTranspose',
+      x: [1, 4, 3, 4],
+      w: [4, 1, 3, 2],
+      bias: true,
+      attrs: { group: 2, strides: [2, 1], dilations: [1, 2] },
+    }));
   it('1-D, stride 3', () => checkConv({ label: 'convT 1d', op: 'ConvTranspose', x: [2, 2, 4], w: [2, 3, 2], attrs: { strides: [3] } }));
 });

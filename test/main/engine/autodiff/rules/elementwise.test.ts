@@ -27,7 +27,11 @@ describe('elementwise rules (finite differences, float64 unless noted)', () => {
   it('Mul of a value with itself (x*x) accumulates both slots', () =>
     check({ inputs: { a: { shape: [5] } }, build: (b, x) => b.op('Mul', [x.a!, x.a!]), wrt: ['a'] }));
   it('Mul by a frozen constant only differentiates the activation', () =>
-    check({ inputs: { a: { shape: [2, 3] } }, build: (b, x) => b.op('Mul', [x.a!, b.initializer('w', DataType.DOUBLE, [3], [0.5, -2, 3])]), wrt: ['a'] }));
+    check({
+      inputs: { a: { shape: [2, 3] } },
+      build: (b, x) => b.op('Mul', [x.a!, b.initializer('w', DataType.DOUBLE, [3], [0.5, -2, 3])]),
+      wrt: ['a'],
+    }));
   it('Div broadcasting (numerator and denominator)', () =>
     check({
       inputs: { a: { shape: [2, 3] }, b: { shape: [3], data: [0.7, -1.3, 1.1] } },
@@ -45,7 +49,11 @@ describe('elementwise rules (finite differences, float64 unless noted)', () => {
     }
   });
   it('Pow with a float32 exponent on a float64 base (T1 != T2)', () =>
-    check({ inputs: { a: { shape: [4], min: 0.5, max: 2 } }, build: (b, x) => b.op('Pow', [x.a!, b.scalar(2, DataType.FLOAT)]), wrt: ['a'] }));
+    check({
+      inputs: { a: { shape: [4], min: 0.5, max: 2 } },
+      build: (b, x) => b.op('Pow', [x.a!, b.scalar(2, DataType.FLOAT)]),
+      wrt: ['a'],
+    }));
   it('Pow with a tensor exponent (base and exponent differentiated, broadcast)', () =>
     check({
       inputs: { a: { shape: [2, 3], min: 0.5, max: 2 }, e: { shape: [3], min: -1, max: 2 } },
@@ -58,7 +66,8 @@ describe('elementwise rules (finite differences, float64 unless noted)', () => {
   it('Neg', () => check({ inputs: { a: { shape: [2, 2] } }, build: (b, x) => b.op('Neg', [x.a!]), wrt: ['a'] }));
   it('Abs (away from the kink)', () =>
     check({ inputs: { a: { shape: [6], data: awayFromZero(6) } }, build: (b, x) => b.op('Abs', [x.a!]), wrt: ['a'] }));
-  it('Reciprocal', () => check({ inputs: { a: { shape: [6], data: awayFromZero(6, 0.5) } }, build: (b, x) => b.op('Reciprocal', [x.a!]), wrt: ['a'] }));
+  it('Reciprocal', () =>
+    check({ inputs: { a: { shape: [6], data: awayFromZero(6, 0.5) } }, build: (b, x) => b.op('Reciprocal', [x.a!]), wrt: ['a'] }));
   it('Erf (float32: no double kernel)', () =>
     check({ dtype: F, inputs: { a: { shape: [8], min: -2, max: 2 } }, build: (b, x) => b.op('Erf', [x.a!]), wrt: ['a'] }));
   it('Sigmoid', () => check({ inputs: { a: { shape: [6], min: -3, max: 3 } }, build: (b, x) => b.op('Sigmoid', [x.a!]), wrt: ['a'] }));
@@ -66,8 +75,14 @@ describe('elementwise rules (finite differences, float64 unless noted)', () => {
   it('Relu (away from the kink)', () =>
     check({ inputs: { a: { shape: [8], data: awayFromZero(8) } }, build: (b, x) => b.op('Relu', [x.a!]), wrt: ['a'] }));
   it('LeakyRelu with alpha', () =>
-    check({ dtype: F, inputs: { a: { shape: [8], data: awayFromZero(8) } }, build: (b, x) => b.op('LeakyRelu', [x.a!], { alpha: f(0.2) }), wrt: ['a'] }));
-  it('Softplus', () => check({ dtype: F, inputs: { a: { shape: [6], min: -2, max: 2 } }, build: (b, x) => b.op('Softplus', [x.a!]), wrt: ['a'] }));
+    check({
+      dtype: F,
+      inputs: { a: { shape: [8], data: awayFromZero(8) } },
+      build: (b, x) => b.op('LeakyRelu', [x.a!], { alpha: f(0.2) }),
+      wrt: ['a'],
+    }));
+  it('Softplus', () =>
+    check({ dtype: F, inputs: { a: { shape: [6], min: -2, max: 2 } }, build: (b, x) => b.op('Softplus', [x.a!]), wrt: ['a'] }));
   it('Cos and Sin', async () => {
     await check({ inputs: { a: { shape: [6], min: -3, max: 3 } }, build: (b, x) => b.op('Cos', [x.a!]), wrt: ['a'] });
     await check({ inputs: { a: { shape: [6], min: -3, max: 3 } }, build: (b, x) => b.op('Sin', [x.a!]), wrt: ['a'] });
@@ -86,7 +101,11 @@ describe('elementwise rules (finite differences, float64 unless noted)', () => {
   });
   it('Clip with min and max inputs (x, min, max differentiated)', () =>
     check({
-      inputs: { a: { shape: [8], data: [-1.2, -0.7, -0.2, 0.1, 0.35, 0.6, 0.9, 1.4] }, lo: { shape: [], data: [-0.5] }, hi: { shape: [], data: [0.5] } },
+      inputs: {
+        a: { shape: [8], data: [-1.2, -0.7, -0.2, 0.1, 0.35, 0.6, 0.9, 1.4] },
+        lo: { shape: [], data: [-0.5] },
+        hi: { shape: [], data: [0.5] },
+      },
       build: (b, x) => b.op('Clip', [x.a!, x.lo!, x.hi!]),
       wrt: ['a', 'lo', 'hi'],
     }));

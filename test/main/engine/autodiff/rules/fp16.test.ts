@@ -31,7 +31,10 @@ async function vjpRun(c: Fp16Case, dtype: DataType): Promise<{ grads: Record<str
   const half = dtype === DataType.FLOAT16;
   const inputs = Object.fromEntries(
     Object.entries(c.inputs).map(([name, shape], k) => {
-      const v = halfValues(shape.reduce((p, q) => p * q, 1), k + 1);
+      const v = halfValues(
+        shape.reduce((p, q) => p * q, 1),
+        k + 1,
+      );
       return [name, { shape, dtype, data: half ? v.map(floatToHalf) : v }];
     }),
   );
@@ -72,14 +75,23 @@ async function compare(c: Fp16Case, rtol = 2e-2): Promise<void> {
 }
 
 const init = (b: GraphBuilder, name: string, dtype: DataType, dims: number[], seed: number) =>
-  b.initializer(name, dtype, dims, halfValues(dims.reduce((p, q) => p * q, 1), seed));
+  b.initializer(
+    name,
+    dtype,
+    dims,
+    halfValues(
+      dims.reduce((p, q) => p * q, 1),
+      seed,
+    ),
+  );
 
 describe('fp16 models get fp16 gradients that match float32', () => {
   it('Conv 3x3 stride 2 pads 1 with bias (input, weight and bias gradients)', () =>
     compare({
       label: 'Conv',
       inputs: { x: [1, 2, 6, 6] },
-      build: (b, x, dt) => b.op('Conv', [x.x!, init(b, 'w', dt, [3, 2, 3, 3], 7), init(b, 'bias', dt, [3], 8)], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+      build: (b, x, dt) =>
+        b.op('Conv', [x.x!, init(b, 'w', dt, [3, 2, 3, 3], 7), init(b, 'bias', dt, [3], 8)], { strides: [2, 2], pads: [1, 1, 1, 1] }),
       wrt: ['x'],
       wrtInitializers: ['w', 'bias'],
     }));
@@ -96,7 +108,9 @@ describe('fp16 models get fp16 gradients that match float32', () => {
       inputs: { x: [1, 4, 3, 3] },
       build: (b, x, dt) => {
         const r = b.op('Reshape', [x.x!, b.int64s([0, 2, -1])]);
-        const n = b.op('InstanceNormalization', [r, b.initializer('ones', dt, [2], [1, 1]), b.initializer('zeros', dt, [2], [0, 0])], { epsilon: f(1e-5) });
+        const n = b.op('InstanceNormalization', [r, b.initializer('ones', dt, [2], [1, 1]), b.initializer('zeros', dt, [2], [0, 0])], {
+          epsilon: f(1e-5),
+        });
         const y = b.op('Mul', [b.op('Reshape', [n, b.int64s([1, 4, 3, 3])]), init(b, 'gamma', dt, [4, 1, 1], 4)]);
         const e = b.op('Erf', [b.op('Div', [y, b.scalar(Math.SQRT2, dt)])]);
         return b.op('Mul', [b.op('Mul', [y, b.op('Add', [e, b.scalar(1, dt)])]), b.scalar(0.5, dt)]);
@@ -107,7 +121,8 @@ describe('fp16 models get fp16 gradients that match float32', () => {
     compare({
       label: 'ConvTranspose',
       inputs: { x: [1, 2, 3, 3] },
-      build: (b, x, dt) => b.op('ConvTranspose', [x.x!, init(b, 'w', dt, [2, 2, 3, 3], 5)], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }),
+      build: (b, x, dt) =>
+        b.op('ConvTranspose', [x.x!, init(b, 'w', dt, [2, 2, 3, 3], 5)], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }),
       wrt: ['x'],
       wrtInitializers: ['w'],
     }));
@@ -162,8 +177,14 @@ describe('fp16 models get fp16 gradients that match float32', () => {
   it('Resize nearest 2x (block sum) and bilinear (MatMul with fp16 constants)', async () => {
     const resize = (mode: string, extra: Record<string, string>) => (b: GraphBuilder, x: Record<string, string>) =>
       b.op('Resize', [x.x!, '', b.initializer('scales', DataType.FLOAT, [4], [1, 1, 2, 2])], { mode, ...extra });
-    await compare({ label: 'Resize nearest', inputs: { x: [1, 2, 3, 3] }, build: resize('nearest', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }), wrt: ['x'] });
+    await compare({
+      label: 'Resize nearest',
+      inputs: { x: [1, 2, 3, 3] },
+      build: resize('nearest', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }),
+      wrt: ['x'],
+    });
     await compare({ label: 'Resize linear', inputs: { x: [1, 2, 3, 3] }, build: resize('linear', {}), wrt: ['x'] });
   });
-  it('Trilu', () => compare({ label: 'Trilu', inputs: { x: [2, 4, 4] }, build: (b, x) => b.op('Trilu', [x.x!], { upper: 0 }), wrt: ['x'] }));
+  it('Trilu', () =>
+    compare({ label: 'Trilu', inputs: { x: [2, 4, 4] }, build: (b, x) => b.op('Trilu', [x.x!], { upper: 0 }), wrt: ['x'] }));
 });

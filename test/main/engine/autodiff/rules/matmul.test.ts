@@ -38,7 +38,16 @@ describe('MatMul gradient (finite differences, float64)', () => {
     const r = await checkGradient({
       label: 'MatMul weight',
       inputs: { a: { shape: [2, 3, 4] } },
-      build: (g, x) => g.op('MatMul', [x.a!, g.initializer('w', D, [4, 5], Array.from({ length: 20 }, (_v, i) => Math.sin(i)))]),
+      build: (g, x) =>
+        g.op('MatMul', [
+          x.a!,
+          g.initializer(
+            'w',
+            D,
+            [4, 5],
+            Array.from({ length: 20 }, (_v, i) => Math.sin(i)),
+          ),
+        ]),
       wrt: ['a'],
       wrtInitializers: ['w'],
     });
@@ -59,7 +68,8 @@ describe('Gemm gradient (finite differences, float64)', () => {
     });
   it('transB=1 with a [N] bias (torch Linear export)', () => gemm('Gemm transB', [3, 4], [5, 4], [5], { transB: 1 }));
   it('transA=1, C of shape [M,1]', () => gemm('Gemm transA', [4, 3], [4, 5], [3, 1], { transA: 1 }));
-  it('transA=1, transB=1, alpha and beta', () => gemm('Gemm both', [4, 3], [5, 4], [3, 5], { transA: 1, transB: 1, alpha: f(1.5), beta: f(-0.5) }));
+  it('transA=1, transB=1, alpha and beta', () =>
+    gemm('Gemm both', [4, 3], [5, 4], [3, 5], { transA: 1, transB: 1, alpha: f(1.5), beta: f(-0.5) }));
   it('no C, alpha 0.25', () => gemm('Gemm no C', [3, 4], [4, 5], undefined, { alpha: f(0.25) }));
   it('scalar C broadcast', () => gemm('Gemm scalar C', [2, 3], [3, 4], [], { beta: f(2) }));
   it('opset 9 (C required, gradients emitted without Gemm)', async () => {
@@ -81,22 +91,60 @@ describe('Einsum gradient (finite differences, float64)', () => {
     const r = await checkGradient({
       label: `Einsum ${equation}`,
       inputs: Object.fromEntries(shapes.map((s, i) => [names[i]!, { shape: s }])),
-      build: (g, x) => g.op('Einsum', names.map((n) => x[n]!), { equation }),
+      build: (g, x) =>
+        g.op(
+          'Einsum',
+          names.map((n) => x[n]!),
+          { equation },
+        ),
       wrt: names,
     });
     expect(r.checks.length).toBe(shapes.length);
   };
-  it('bij,bjk->bik (batched matmul)', () => einsum('bij,bjk->bik', [[2, 3, 4], [2, 4, 5]]));
-  it('bhqk,bhkd->bhqd (attention values)', () => einsum('bhqk,bhkd->bhqd', [[1, 2, 3, 4], [1, 2, 4, 5]]));
-  it('bhqd,bhkd->bhqk (attention scores)', () => einsum('bhqd,bhkd->bhqk', [[1, 2, 3, 4], [1, 2, 5, 4]]));
-  it('bid,bjd->bij', () => einsum('bid,bjd->bij', [[2, 3, 4], [2, 5, 4]]));
-  it('implicit output: ij,jk', () => einsum('ij,jk', [[3, 4], [4, 5]]));
+  it('bij,bjk->bik (batched matmul)', () =>
+    einsum('bij,bjk->bik', [
+      [2, 3, 4],
+      [2, 4, 5],
+    ]));
+  it('bhqk,bhkd->bhqd (attention values)', () =>
+    einsum('bhqk,bhkd->bhqd', [
+      [1, 2, 3, 4],
+      [1, 2, 4, 5],
+    ]));
+  it('bhqd,bhkd->bhqk (attention scores)', () =>
+    einsum('bhqd,bhkd->bhqk', [
+      [1, 2, 3, 4],
+      [1, 2, 5, 4],
+    ]));
+  it('bid,bjd->bij', () =>
+    einsum('bid,bjd->bij', [
+      [2, 3, 4],
+      [2, 5, 4],
+    ]));
+  it('implicit output: ij,jk', () =>
+    einsum('ij,jk', [
+      [3, 4],
+      [4, 5],
+    ]));
   it('transpose: ij->ji', () => einsum('ij->ji', [[3, 4]]));
   it('reduction of an operand-only label: ij->i (gradient broadcast back with Expand)', () => einsum('ij->i', [[3, 4]]));
   it('outer product: i,j->ij', () => einsum('i,j->ij', [[3], [4]]));
-  it('three operands: ij,jk,kl->il', () => einsum('ij,jk,kl->il', [[2, 3], [3, 4], [4, 2]]));
-  it('ellipsis: ...ij,...jk->...ik', () => einsum('...ij,...jk->...ik', [[2, 3, 3, 4], [2, 3, 4, 5]]));
-  it('ellipsis in the middle: b...d,bd->b...', () => einsum('b...d,bd->b...', [[2, 3, 4, 5], [2, 5]]));
+  it('three operands: ij,jk,kl->il', () =>
+    einsum('ij,jk,kl->il', [
+      [2, 3],
+      [3, 4],
+      [4, 2],
+    ]));
+  it('ellipsis: ...ij,...jk->...ik', () =>
+    einsum('...ij,...jk->...ik', [
+      [2, 3, 3, 4],
+      [2, 3, 4, 5],
+    ]));
+  it('ellipsis in the middle: b...d,bd->b...', () =>
+    einsum('b...d,bd->b...', [
+      [2, 3, 4, 5],
+      [2, 5],
+    ]));
   it('rejects repeated subscripts on the differentiated operand', async () => {
     await expect(einsum('ii->i', [[3, 3]])).rejects.toThrow(/repeated subscripts/);
   });
@@ -105,7 +153,10 @@ describe('Einsum gradient (finite differences, float64)', () => {
 describe('parseEinsum', () => {
   it('expands ellipses right-aligned and orders implicit outputs', () => {
     const t = parseEinsum('...ij,jk', [4, 2]);
-    expect(t.inputs).toEqual([['.0', '.1', 'i', 'j'], ['j', 'k']]);
+    expect(t.inputs).toEqual([
+      ['.0', '.1', 'i', 'j'],
+      ['j', 'k'],
+    ]);
     expect(t.output).toEqual(['.0', '.1', 'i', 'k']);
     expect(parseEinsum('b j, b i -> i j', [2, 2]).output).toEqual(['i', 'j']);
   });

@@ -17,7 +17,8 @@ describe('InstanceNormalization gradient (finite differences, float32: no double
       wrt: ['x', 's', 'bias'],
     });
   it('4-D, eps 1e-5 (GroupNorm as exported at opset 14)', async () => expect((await inorm([2, 3, 4, 5], 1e-5)).checks.length).toBe(3));
-  it('3-D, eps 1e-6 (GroupNorm reshaped to [N, G, -1] by the exporter)', async () => expect((await inorm([2, 4, 6], 1e-6)).checks.length).toBe(3));
+  it('3-D, eps 1e-6 (GroupNorm reshaped to [N, G, -1] by the exporter)', async () =>
+    expect((await inorm([2, 4, 6], 1e-6)).checks.length).toBe(3));
   it('large eps 0.5', async () => expect((await inorm([1, 2, 3, 3], 0.5)).checks.length).toBe(3));
   it('GroupNorm as exported (constant unit scale / zero bias, then Mul/Add): reuses the output as xhat', async () => {
     const G = 2;
@@ -28,7 +29,9 @@ describe('InstanceNormalization gradient (finite differences, float32: no double
       inputs: { x: { shape: [1, 4, 3, 5], min: -2, max: 2 } },
       build: (b, x) => {
         const r3 = b.op('Reshape', [x.x!, b.int64s([0, G, -1])]);
-        const n = b.op('InstanceNormalization', [r3, b.initializer('ones', F, [G], [1, 1]), b.initializer('zeros', F, [G], [0, 0])], { epsilon: f(1e-5) });
+        const n = b.op('InstanceNormalization', [r3, b.initializer('ones', F, [G], [1, 1]), b.initializer('zeros', F, [G], [0, 0])], {
+          epsilon: f(1e-5),
+        });
         const back = b.op('Reshape', [n, b.int64s([1, 4, 3, 5])]);
         const gamma = b.initializer('gamma', F, [4, 1, 1], [0.5, -1.5, 2, 1.25]);
         return b.op('Add', [b.op('Mul', [back, gamma]), b.initializer('beta', F, [4, 1, 1], [0.1, 0.2, -0.3, 0])]);
@@ -45,7 +48,10 @@ describe('InstanceNormalization gradient (finite differences, float32: no double
       dtype: F,
       eps: 3e-3,
       inputs: { x: { shape: [2, 3, 7], min: -2, max: 2 } },
-      build: (b, x) => b.op('InstanceNormalization', [x.x!, b.initializer('s', F, [3], [1, 0.5, -2]), b.initializer('bb', F, [3], [0, 0, 0])], { epsilon: f(1e-5) }),
+      build: (b, x) =>
+        b.op('InstanceNormalization', [x.x!, b.initializer('s', F, [3], [1, 0.5, -2]), b.initializer('bb', F, [3], [0, 0, 0])], {
+          epsilon: f(1e-5),
+        }),
       wrt: ['x'],
     });
   });
@@ -79,7 +85,7 @@ describe('LayerNormalization gradient (finite differences, float64)', () => {
       wrt: ['x', 's', 'bias'],
     });
   });
-  it('float32: reads the forward node\'s own Mean / InvStdDev instead of recomputing them', async () => {
+  it("float32: reads the forward node's own Mean / InvStdDev instead of recomputing them", async () => {
     const r = await checkGradient({
       label: 'LayerNorm forward statistics',
       dtype: F,

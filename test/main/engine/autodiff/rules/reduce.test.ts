@@ -42,7 +42,12 @@ describe('reduce rules (finite differences, float64)', () => {
       wrt: ['a'],
     }));
   it('ReduceSum with axes attribute at opset 11', () =>
-    check({ opset: 11, inputs: { a: { shape: [2, 3] } }, build: (b, x) => sin(b, b.op('ReduceSum', [x.a!], { axes: [0], keepdims: 0 })), wrt: ['a'] }));
+    check({
+      opset: 11,
+      inputs: { a: { shape: [2, 3] } },
+      build: (b, x) => sin(b, b.op('ReduceSum', [x.a!], { axes: [0], keepdims: 0 })),
+      wrt: ['a'],
+    }));
   it('decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div as in opset-14 exports)', () =>
     check({
       inputs: { a: { shape: [2, 3, 8] } },

@@ -26,7 +26,11 @@ describe('shape rules (finite differences, float64)', () => {
   it('Reshape with 0 and -1 in the target shape', () =>
     check({ inputs: { a: { shape: [2, 3, 4] } }, build: (b, x) => b.op('Sin', [b.op('Reshape', [x.a!, b.int64s([0, -1])])]), wrt: ['a'] }));
   it('Flatten at axis 2 and at a negative axis', async () => {
-    await check({ inputs: { a: { shape: [2, 3, 2, 2] } }, build: (b, x) => b.op('Sin', [b.op('Flatten', [x.a!], { axis: 2 })]), wrt: ['a'] });
+    await check({
+      inputs: { a: { shape: [2, 3, 2, 2] } },
+      build: (b, x) => b.op('Sin', [b.op('Flatten', [x.a!], { axis: 2 })]),
+      wrt: ['a'],
+    });
     await check({ inputs: { a: { shape: [2, 3, 2] } }, build: (b, x) => b.op('Sin', [b.op('Flatten', [x.a!], { axis: -1 })]), wrt: ['a'] });
   });
   it('Squeeze / Unsqueeze with negative axes (opset 13+ axes inputs)', () =>
@@ -100,20 +104,43 @@ describe('shape rules (finite differences, float64)', () => {
   it('Slice whose selection is empty on the sliced axis gives a zero-contribution branch', () =>
     check({
       inputs: { a: { shape: [4, 3] } },
-      build: (b, x) => b.op('Add', [b.op('ReduceSum', [b.slice(x.a!, [3], [1], [0]), b.int64s([0])], { keepdims: 1 }), b.op('Sin', [x.a!])]),
+      build: (b, x) =>
+        b.op('Add', [b.op('ReduceSum', [b.slice(x.a!, [3], [1], [0]), b.int64s([0])], { keepdims: 1 }), b.op('Sin', [x.a!])]),
       wrt: ['a'],
     }));
   it('Gather rows of a table (axis 0, repeated and negative indices) wrt the table (ScatterND add)', () =>
     check({
       inputs: { idx: { shape: [2, 3], dtype: I64, data: [0, 2, 2, -1, 1, 0] } },
-      build: (b, x) => b.op('Sin', [b.op('Gather', [b.initializer('table', D, [4, 3], Array.from({ length: 12 }, (_v, i) => i / 10 - 0.5)), x.idx!])]),
+      build: (b, x) =>
+        b.op('Sin', [
+          b.op('Gather', [
+            b.initializer(
+              'table',
+              D,
+              [4, 3],
+              Array.from({ length: 12 }, (_v, i) => i / 10 - 0.5),
+            ),
+            x.idx!,
+          ]),
+        ]),
       wrtInitializers: ['table'],
     }));
   it('Gather wrt the table at opset 14 (one-hot MatMul path)', () =>
     check({
       opset: 14,
       inputs: { idx: { shape: [5], dtype: I64, data: [3, 0, 3, -4, 2] } },
-      build: (b, x) => b.op('Sin', [b.op('Gather', [b.initializer('table', D, [4, 2], Array.from({ length: 8 }, (_v, i) => i / 10)), x.idx!])]),
+      build: (b, x) =>
+        b.op('Sin', [
+          b.op('Gather', [
+            b.initializer(
+              'table',
+              D,
+              [4, 2],
+              Array.from({ length: 8 }, (_v, i) => i / 10),
+            ),
+            x.idx!,
+          ]),
+        ]),
       wrtInitializers: ['table'],
     }));
   it('Gather on axis 1 with constant indices', () =>

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../../src/main/engine/errors.js';
-import { ddim, euler, loadSchedulerConfig, parseSchedulerConfig, turbo } from '../../../../../src/main/engine/diffusion/schedulers/index.js';
+import {
+  ddim,
+  euler,
+  loadSchedulerConfig,
+  parseSchedulerConfig,
+  turbo,
+} from '../../../../../src/main/engine/diffusion/schedulers/index.js';
 
 // The scheduler_config.json of runwayml/stable-diffusion-v1-5 (and its ONNX exports).
 const SD15_FILE = {

@@ -119,9 +119,7 @@ describe('ddim', () => {
       const c = plan.coefficients[i]!;
       expect(rel(c.xCoef, Math.sqrt(aP / aT))).toBeLessThan(1e-12);
       expect(c.epsCoefs).toHaveLength(1);
-      expect(rel(c.epsCoefs[0]!, Math.sqrt(1 - aP) - (Math.sqrt(aP) * Math.sqrt(1 - aT)) / Math.sqrt(aT))).toBeLessThan(
-        1e-10,
-      );
+      expect(rel(c.epsCoefs[0]!, Math.sqrt(1 - aP) - (Math.sqrt(aP) * Math.sqrt(1 - aT)) / Math.sqrt(aT))).toBeLessThan(1e-10);
       expect(c.noiseCoef).toBe(0);
     });
   });
@@ -156,8 +154,7 @@ describe('ddim', () => {
         initialNoise: z,
         model: (_x, t) => {
           const a = abarScaledLinear(t);
-          const m =
-            prediction_type === 'epsilon' ? eps : prediction_type === 'sample' ? x0 : Math.sqrt(a) * eps - Math.sqrt(1 - a) * x0;
+          const m = prediction_type === 'epsilon' ? eps : prediction_type === 'sample' ? x0 : Math.sqrt(a) * eps - Math.sqrt(1 - a) * x0;
           return new Float32Array([m]);
         },
       });
@@ -209,11 +206,7 @@ describe('euler', () => {
           // on the exact path the UNet sees sqrt(a) x0 + sqrt(1-a) eps
           expect(input[0]).toBeCloseTo(Math.sqrt(a) * x0 + Math.sqrt(1 - a) * epsTrue, 5);
           const m =
-            prediction_type === 'epsilon'
-              ? epsTrue
-              : prediction_type === 'sample'
-                ? x0
-                : Math.sqrt(a) * epsTrue - Math.sqrt(1 - a) * x0;
+            prediction_type === 'epsilon' ? epsTrue : prediction_type === 'sample' ? x0 : Math.sqrt(a) * epsTrue - Math.sqrt(1 - a) * x0;
           return new Float32Array([m]);
         },
       });
@@ -226,8 +219,7 @@ describe('euler', () => {
     const plan = euler.plan({ ...SD15, use_karras_sigmas: true } as DiffusersSchedulerConfig, steps);
     const sMax = sigmaAt(999);
     const sMin = sigmaAt(0);
-    const ramp = (i: number): number =>
-      (sMax ** (1 / 7) + (i / (steps - 1)) * (sMin ** (1 / 7) - sMax ** (1 / 7))) ** 7;
+    const ramp = (i: number): number => (sMax ** (1 / 7) + (i / (steps - 1)) * (sMin ** (1 / 7) - sMax ** (1 / 7))) ** 7;
     const sig = Array.from({ length: steps }, (_, i) => ramp(i)).concat([0]);
     plan.coefficients.forEach((c, i) => expect(rel(c.epsCoefs[0]!, sig[i + 1]! - sig[i]!)).toBeLessThan(1e-9));
     // timesteps: log-sigma interpolation, so exp(interp(log sigma)) at t_i gives sigma_i back
@@ -241,7 +233,7 @@ describe('euler', () => {
 });
 
 describe('lms', () => {
-  it('uses Euler\'s schedule and input scaling; order grows 1, 2, 3, 4, 4', () => {
+  it("uses Euler's schedule and input scaling; order grows 1, 2, 3, 4, 4", () => {
     const plan = lms.plan(SD15, 5);
     const e = euler.plan(SD15, 5);
     expect(plan.timesteps).toEqual(e.timesteps);

@@ -8,8 +8,26 @@ import { ClipTokenizer, loadClipTokenizer } from '../../../../../src/main/engine
 import { trainDemoBpe, writeTokenizerFiles, type TrainedBpe } from '../../../../../src/main/engine/diffusion/tokenizer/train.js';
 
 const WORDS = [
-  'a', 'photo', 'of', 'cat', 'dog', 'red', 'hat', 'the', 'in', 'on', 'forest', 'painting', 'it', "it's",
-  "don't", 'cafe', 'café', 'watercolor', 'sitting', 'snowy',
+  'a',
+  'photo',
+  'of',
+  'cat',
+  'dog',
+  'red',
+  'hat',
+  'the',
+  'in',
+  'on',
+  'forest',
+  'painting',
+  'it',
+  "it's",
+  "don't",
+  'cafe',
+  'café',
+  'watercolor',
+  'sitting',
+  'snowy',
 ];
 const BPE: TrainedBpe = trainDemoBpe(WORDS, { vocabSize: 2000 });
 const tok = new ClipTokenizer(BPE.vocab, BPE.merges);
@@ -49,7 +67,13 @@ describe('ClipTokenizer.encode', () => {
     const e = tok.encode('a red hat');
     expect(e.ids).toBeInstanceOf(Int32Array);
     expect(e.ids).toHaveLength(77);
-    expect(Array.from(e.ids.subarray(0, 5))).toEqual([id('<|startoftext|>'), id('a</w>'), id('red</w>'), id('hat</w>'), id('<|endoftext|>')]);
+    expect(Array.from(e.ids.subarray(0, 5))).toEqual([
+      id('<|startoftext|>'),
+      id('a</w>'),
+      id('red</w>'),
+      id('hat</w>'),
+      id('<|endoftext|>'),
+    ]);
     expect(e.ids.subarray(5).every((v) => v === tok.eosId)).toBe(true);
     expect(tok.bosId).toBe(Object.keys(BPE.vocab).length - 2);
     expect(tok.eosId).toBe(Object.keys(BPE.vocab).length - 1);
@@ -201,9 +225,7 @@ describe('loadClipTokenizer', () => {
     `matches known SD 1.5 ids (needs a CLIP tokenizer folder at ${REAL})`,
     async () => {
       const real = await loadClipTokenizer(REAL);
-      expect(Array.from(real.encode('a photo of a cat').ids.subarray(0, 8))).toEqual([
-        49406, 320, 1125, 539, 320, 2368, 49407, 49407,
-      ]);
+      expect(Array.from(real.encode('a photo of a cat').ids.subarray(0, 8))).toEqual([49406, 320, 1125, 539, 320, 2368, 49407, 49407]);
     },
   );
 });

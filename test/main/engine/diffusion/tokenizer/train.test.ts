@@ -4,7 +4,12 @@ import { EngineError } from '../../../../../src/main/engine/errors.js';
 import { BYTE_ALPHABET } from '../../../../../src/main/engine/diffusion/tokenizer/byte-level.js';
 import { ClipTokenizer } from '../../../../../src/main/engine/diffusion/tokenizer/clip-tokenizer.js';
 import { trainDemoBpe } from '../../../../../src/main/engine/diffusion/tokenizer/train.js';
-import { buildWordList, DICTIONARY_PATH, defaultWordListPath, readWordList } from '../../../../../src/main/engine/diffusion/tokenizer/word-list.js';
+import {
+  buildWordList,
+  DICTIONARY_PATH,
+  defaultWordListPath,
+  readWordList,
+} from '../../../../../src/main/engine/diffusion/tokenizer/word-list.js';
 
 const WORDS = readWordList(defaultWordListPath());
 
