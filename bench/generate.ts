@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { loadModelSet } from '../src/main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../src/main/engine/diffusion/load-model-set.js';
 import { generate } from '../src/main/engine/diffusion/pipeline.js';
 import { gaussian } from '../src/main/engine/diffusion/rng.js';
 import { buildUnetModel, sd15UnetOptions } from '../src/main/engine/models/demo/unet.js';

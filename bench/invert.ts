@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadModelSet } from '../src/main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../src/main/engine/diffusion/load-model-set.js';
 import { generate } from '../src/main/engine/diffusion/pipeline.js';
 import { HotFlipDecoder } from '../src/main/engine/e2t/hotflip-decoder.js';
 import { createTextEncoderOracle } from '../src/main/engine/e2t/text-encoder-oracle.js';
@@ -47,7 +47,7 @@ import type { DecodeOptions, EmbeddingToText, TextEmbedding } from '../src/main/
 import { inversionModelsFromSet } from '../src/main/engine/inversion/from-model-set.js';
 import { invert } from '../src/main/engine/inversion/invert.js';
 import { presetSettings, type InvertSettings, type ObjectiveName, type PresetName } from '../src/main/engine/inversion/presets.js';
-import { createRenderer } from '../src/main/engine/inversion/renderer.js';
+import { createRenderer } from '../src/main/engine/inversion/embedding-renderer.js';
 import { readDemoStamp } from '../src/main/engine/models/demo/index.js';
 import { wordF1 } from '../src/main/engine/metrics/word-f1.js';
 

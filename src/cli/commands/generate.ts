@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../../main/engine/diffusion/load-model-set.js';
 import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
 import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError, EngineError } from '../../main/engine/errors.js';
-import { loadModelSet } from '../../main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../../main/engine/diffusion/load-model-set.js';
 import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
 import {
   captionerInstalled,

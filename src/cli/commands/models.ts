@@ -5,9 +5,9 @@ import { CancelledError } from '../../main/engine/errors.js';
 import { listModels, resolveCacheDir, type ModelListing } from '../../main/engine/models/cache.js';
 import { downloadModel, type ModelDownloadProgress } from '../../main/engine/models/downloader.js';
 import { importModelFolder } from '../../main/engine/models/import.js';
-import { MODEL_KINDS, manifestBytes, type ModelKind } from '../../main/engine/models/manifest.js';
-import { defaultManifestDir, getManifest, loadManifests } from '../../main/engine/models/manifests.js';
-import { validateModelFolder } from '../../main/engine/models/model-set.js';
+import { MODEL_KINDS, manifestBytes, type ModelKind } from '../../main/engine/models/manifest-schema.js';
+import { defaultManifestDir, getManifest, loadManifests } from '../../main/engine/models/shipped-manifests.js';
+import { validateModelFolder } from '../../main/engine/models/model-folder.js';
 import { numberOption, parseCommandArgs, usageError } from '../args.js';
 
 export const summary = 'list, download or import models (list | download NAME | import DIR --name N | check DIR)';

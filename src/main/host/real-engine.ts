@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ModelInfo } from '../../shared/ipc/models.js';
 import type { TokenizeResult } from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
-import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/model-set.js';
+import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/load-model-set.js';
 import { generate } from '../engine/diffusion/pipeline.js';
 import { loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
 import { CancelledError, EngineError } from '../engine/errors.js';
@@ -20,7 +20,7 @@ import { presetSettings } from '../engine/inversion/presets.js';
 import { listModels, resolveCacheDir, type ModelListing } from '../engine/models/cache.js';
 import { downloadModel } from '../engine/models/downloader.js';
 import { importModelFolder } from '../engine/models/import.js';
-import { getManifest, loadManifests } from '../engine/models/manifests.js';
+import { getManifest, loadManifests } from '../engine/models/shipped-manifests.js';
 import { InversionHelperCache, NO_CAPTIONER_WARNING } from './inversion-helpers.js';
 import type {
   EngineAdapter,

@@ -220,7 +220,7 @@ export class EngineStore extends Observable<EngineView> {
   }
 }
 
-export class SettingsStore extends Observable<Settings | undefined> {
+export class SettingsState extends Observable<Settings | undefined> {
   constructor(private readonly api: StudioApi) {
     super(undefined);
   }
@@ -263,13 +263,13 @@ export class Studio {
   readonly jobs = new JobStore();
   readonly library: LibraryStore;
   readonly engine = new EngineStore();
-  readonly settings: SettingsStore;
+  readonly settings: SettingsState;
   readonly models: ModelsStore;
   private off?: () => void;
 
   constructor(readonly api: StudioApi) {
     this.library = new LibraryStore(api);
-    this.settings = new SettingsStore(api);
+    this.settings = new SettingsState(api);
     this.models = new ModelsStore(api);
   }
 

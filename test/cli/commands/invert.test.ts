@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { main } from '../../../src/cli/main.js';
-import { loadModelSet } from '../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../../../src/main/engine/diffusion/load-model-set.js';
 import { generate } from '../../../src/main/engine/diffusion/pipeline.js';
 import { testCacheDir, testDemoModelSet } from '../../main/engine/models/demo/demo-cache.js';
 import { writeGpt2Fixture } from '../../main/engine/hf/gpt2-fixture.js';

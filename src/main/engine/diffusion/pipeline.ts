@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { CancelledError, EngineError } from '../errors.js';
 import { imageToPng } from '../image/image-io.js';
 import { samplerLabel } from '../image/a1111.js';
-import type { ModelSet } from './model-set.js';
+import type { ModelSet } from './load-model-set.js';
 import { gaussian, RNG_VERSION } from './rng.js';
 import { applyStep, getScheduler, type SamplingPlan, type SchedulerName } from './schedulers/index.js';
 import { encodeWeightedPrompt } from './prompt-weights.js';

@@ -5,7 +5,7 @@
  * is what it was before (weights change emphasis, not overall magnitude).
  */
 import { hasPromptSyntax, parsePrompt } from '../../../shared/prompt-syntax.js';
-import type { ModelSet } from './model-set.js';
+import type { ModelSet } from './load-model-set.js';
 import { encodePromptDetailed, type PromptEncoding } from './text-encoder.js';
 
 export interface WeightedText {

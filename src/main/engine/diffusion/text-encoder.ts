@@ -5,7 +5,7 @@
  */
 import { EngineError } from '../errors.js';
 import { idsTensor, tensorToFloat32 } from '../runtime/tensors.js';
-import type { ModelSet } from './model-set.js';
+import type { ModelSet } from './load-model-set.js';
 
 export interface PromptEncoding {
   /** last_hidden_state, [sequenceLength * hiddenSize] row-major (token-major). */

@@ -6,7 +6,7 @@
 import { EngineError } from '../errors.js';
 import type { Session } from '../runtime/session.js';
 import { floatTensor, tensorToFloat32, timestepTensor } from '../runtime/tensors.js';
-import type { ModelSet } from './model-set.js';
+import type { ModelSet } from './load-model-set.js';
 
 /** The UNet session (inversion builds its VJP graphs from the same model file: `${modelSet.dir}/unet/model.onnx`). */
 export function unetSession(ms: ModelSet): Session {

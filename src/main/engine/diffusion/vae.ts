@@ -4,7 +4,7 @@
  */
 import { EngineError } from '../errors.js';
 import { floatTensor, tensorToFloat32 } from '../runtime/tensors.js';
-import type { ModelSet } from './model-set.js';
+import type { ModelSet } from './load-model-set.js';
 
 /**
  * Decode a scaled latent [C, h, w] to an image [3, 8h, 8w]: runs vae_decoder on latent / scalingFactor.

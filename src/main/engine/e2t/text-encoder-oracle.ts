@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { buildVjp } from '../autodiff/vjp.js';
 import { DataType, halfArrayToFloat32, viewRaw } from '../onnx/dtype.js';
 import { floatTensor, idsTensor, tensorToFloat32 } from '../runtime/tensors.js';
-import { ortFloatType } from '../inversion/tensors.js';
+import { ortFloatType } from '../inversion/ir-feeds.js';
 import type { Model } from '../onnx/ir.js';
 import { tensorBytes } from '../onnx/model-io.js';
 import { sessionFromModel } from '../runtime/session-from-model.js';

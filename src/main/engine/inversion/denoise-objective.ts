@@ -13,7 +13,7 @@ import { sessionFromModel } from '../runtime/session-from-model.js';
 import { buildGuidedUnet, GUIDED_INPUTS, GUIDED_OUTPUT } from './guided-unet.js';
 import type { InversionModels } from './inversion-models.js';
 import type { Objective } from './refine.js';
-import { floatFeed, readFloat, timestepFeed } from './tensors.js';
+import { floatFeed, readFloat, timestepFeed } from './ir-feeds.js';
 
 export interface DenoiseObjectiveOptions {
   /** Target latent [C, h, w], already multiplied by the latent scale. */

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { encodeWeightedPrompt } from '../diffusion/prompt-weights.js';
 import { encodeImage } from '../diffusion/vae.js';
-import type { ModelSet } from '../diffusion/model-set.js';
+import type { ModelSet } from '../diffusion/load-model-set.js';
 import { readModel } from '../onnx/model-io.js';
 import { sessionOptions } from '../runtime/session.js';
 import type { InversionModels } from './inversion-models.js';

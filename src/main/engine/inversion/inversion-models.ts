@@ -1,6 +1,6 @@
 /**
  * What the inversion engine needs from a loaded model set. The diffusion engine's model-set
- * loader provides it (see diffusion/model-set.ts); tests may assemble one directly.
+ * loader provides it (see diffusion/load-model-set.ts); tests may assemble one directly.
  */
 import type * as ort from 'onnxruntime-node';
 import type { DiffusersSchedulerConfig } from '../diffusion/schedulers/index.js';

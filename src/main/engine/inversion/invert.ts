@@ -17,7 +17,7 @@ import { createOptimiser } from './optimiser.js';
 import { DEFAULT_LM_FLUENCY_WEIGHT, type InvertSettings } from './presets.js';
 import { positionMask, refine, type Objective, type RefineResult } from './refine.js';
 import { randomStartText } from './random-start.js';
-import { createRenderer } from './renderer.js';
+import { createRenderer } from './embedding-renderer.js';
 import { createSamplerObjective } from './sampler-objective.js';
 
 /** The image to invert: CHW RGB in [-1, 1], already at the size the inversion runs at. */

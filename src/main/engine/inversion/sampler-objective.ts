@@ -1,6 +1,6 @@
 /**
  * The `pixel` (EDITOR's) and `latent` objectives: sample K steps from fixed noise with
- * classifier-free guidance (renderer.ts), then compare the result with the target.
+ * classifier-free guidance (embedding-renderer.ts), then compare the result with the target.
  *
  *   pixel:  L = mean((VAE_dec(x_K / s) - target_image)^2)    target in [-1, 1], model resolution
  *   latent: L = mean((x_K - target_latent)^2)                 target = s * VAE_enc(target).mean
@@ -13,9 +13,9 @@ import { sessionFromModel } from '../runtime/session-from-model.js';
 import { GUIDED_INPUTS, GUIDED_OUTPUT } from './guided-unet.js';
 import type { InversionModels } from './inversion-models.js';
 import type { Objective } from './refine.js';
-import type { Renderer } from './renderer.js';
+import type { Renderer } from './embedding-renderer.js';
 import { sampleBackward } from './sampler-chain.js';
-import { floatFeed, readFloat } from './tensors.js';
+import { floatFeed, readFloat } from './ir-feeds.js';
 
 export interface SamplerObjectiveOptions {
   kind: 'pixel' | 'latent';

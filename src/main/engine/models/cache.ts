@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { EngineError } from '../errors.js';
-import { MODEL_ID_PATTERN, MODEL_KINDS, type Manifest, type ModelKind } from './manifest.js';
-import { loadManifests } from './manifests.js';
+import { MODEL_ID_PATTERN, MODEL_KINDS, type Manifest, type ModelKind } from './manifest-schema.js';
+import { loadManifests } from './shipped-manifests.js';
 
 export const APP_DIR_NAME = 'inversion-studio';
 

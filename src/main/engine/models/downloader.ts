@@ -18,7 +18,7 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
 import { modelDir, readInstallRecord, removeInstallRecord, writeInstallRecord } from './cache.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from './manifest-schema.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 const MAX_REDIRECTS = 8;

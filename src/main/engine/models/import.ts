@@ -6,9 +6,9 @@ import { copyFile, lstat, mkdir, readdir, rename, rm, stat, symlink } from 'node
 import path from 'node:path';
 import { EngineError, CancelledError } from '../errors.js';
 import { assertModelName, modelDir, readInstallRecord, resolveCacheDir, writeInstallRecord, type InstallRecord } from './cache.js';
-import { loadManifests } from './manifests.js';
-import type { Manifest, ModelKind } from './manifest.js';
-import { describeModelFolderProblems, validateModelFolder, type ModelFolderReport } from './model-set.js';
+import { loadManifests } from './shipped-manifests.js';
+import type { Manifest, ModelKind } from './manifest-schema.js';
+import { describeModelFolderProblems, validateModelFolder, type ModelFolderReport } from './model-folder.js';
 
 export interface ImportProgress {
   phase: 'validate' | 'copy' | 'register';

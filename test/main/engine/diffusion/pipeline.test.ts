@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, EngineError } from '../../../../src/main/engine/errors.js';
 import { readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import {
   decodeLatents,
   encodeImage,

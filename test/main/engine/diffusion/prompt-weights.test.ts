@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { generate } from '../../../../src/main/engine/diffusion/pipeline.js';
 import {
   applyTokenWeights,

@@ -6,7 +6,7 @@ import { GraphBuilder } from '../../../../src/main/engine/onnx/builder.js';
 import { defaultOpset } from '../../../../src/main/engine/onnx/ir.js';
 import { readModel, writeModel } from '../../../../src/main/engine/onnx/model-io.js';
 import { writeDemoModelSet } from '../../../../src/main/engine/models/demo/index.js';
-import { loadModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { encodeImage } from '../../../../src/main/engine/diffusion/vae.js';
 
 // The public vae_encoder export returns mean + std * RandomNormalLike(mean). Rebuild the demo

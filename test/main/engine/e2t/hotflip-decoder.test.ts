@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { encodePromptDetailed } from '../../../../src/main/engine/diffusion/text-encoder.js';
 import { readModel } from '../../../../src/main/engine/onnx/model-io.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';

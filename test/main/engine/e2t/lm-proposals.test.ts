@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { writeGpt2Fixture } from '../hf/gpt2-fixture.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
 import { readModel } from '../../../../src/main/engine/onnx/model-io.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import type { DecodeOptions, EmbeddingToText, TextEmbedding } from '../../../../src/main/engine/e2t/types.js';
 import type { LanguageModel } from '../../../../src/main/engine/e2t/language-model.js';
 import { CancelledError, EngineError } from '../../../../src/main/engine/errors.js';
@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_LM_FLUENCY_WEIGHT, presetSettings } from '../../../../src/main/engine/inversion/presets.js';
-import { createRenderer } from '../../../../src/main/engine/inversion/renderer.js';
+import { createRenderer } from '../../../../src/main/engine/inversion/embedding-renderer.js';
 
 /**
  * The engine entry point on the demo models at 128x128 (the CLI test covers the end-to-end run

@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
 import { defaultCacheDir, installedModelDir, listModels, modelDir, resolveCacheDir, writeInstallRecord } from '../../../../src/main/engine/models/cache.js';
 import { importModelFolder } from '../../../../src/main/engine/models/import.js';
-import { parseManifest, manifestBytes } from '../../../../src/main/engine/models/manifest.js';
-import { getManifest, loadManifests, defaultManifestDir } from '../../../../src/main/engine/models/manifests.js';
+import { parseManifest, manifestBytes } from '../../../../src/main/engine/models/manifest-schema.js';
+import { getManifest, loadManifests, defaultManifestDir } from '../../../../src/main/engine/models/shipped-manifests.js';
 
 let tmp: string;
 let cache: string;

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { CancelledError, EngineError } from '../../../../src/main/engine/errors.js';
 import { readInstallRecord } from '../../../../src/main/engine/models/cache.js';
 import { ChecksumError, DownloadError, downloadFile, downloadModel, hubFileUrl, isOffline, type DownloadProgress } from '../../../../src/main/engine/models/downloader.js';
-import { parseManifest } from '../../../../src/main/engine/models/manifest.js';
+import { parseManifest } from '../../../../src/main/engine/models/manifest-schema.js';
 import { startTestProxy, startTestServer, type TestServer } from './http-server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

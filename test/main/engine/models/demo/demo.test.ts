@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gaussian } from '../../../../../src/main/engine/diffusion/rng.js';
 import { encodeModel, readModel } from '../../../../../src/main/engine/onnx/model-io.js';
 import type { Model } from '../../../../../src/main/engine/onnx/ir.js';
-import { validateModelFolder } from '../../../../../src/main/engine/models/model-set.js';
+import { validateModelFolder } from '../../../../../src/main/engine/models/model-folder.js';
 import { readInstallRecord } from '../../../../../src/main/engine/models/cache.js';
 import { DEMO_GENERATOR_VERSION, demoUnetOptions, ensureDemoModelSet, readDemoStamp } from '../../../../../src/main/engine/models/demo/index.js';
 import { buildTextEncoderModel, TOKEN_EMBEDDING_NAME } from '../../../../../src/main/engine/models/demo/text-encoder.js';

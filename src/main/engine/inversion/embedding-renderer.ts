@@ -12,7 +12,7 @@ import { sessionFromModel } from '../runtime/session-from-model.js';
 import { buildGuidedUnet, GUIDED_INPUTS, GUIDED_OUTPUT, type GuidedUnet } from './guided-unet.js';
 import type { InversionModels } from './inversion-models.js';
 import { sampleForward, type ChainForward } from './sampler-chain.js';
-import { floatFeed, readFloat, timestepFeed } from './tensors.js';
+import { floatFeed, readFloat, timestepFeed } from './ir-feeds.js';
 
 export interface RenderSettings {
   width: number;

@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineError } from '../errors.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { parseManifest, type Manifest } from './manifest-schema.js';
 
 export function defaultManifestDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.INVERSION_STUDIO_MANIFESTS) return path.resolve(env.INVERSION_STUDIO_MANIFESTS);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
 import { writeDemoModelSet, type DemoSetOptions } from '../../../../src/main/engine/models/demo/index.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
-import { loadModelSet, resolveModelSetDir, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, resolveModelSetDir, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { encodePrompt, generate } from '../../../../src/main/engine/diffusion/pipeline.js';
 
 let root: string;

@@ -7,7 +7,7 @@ import protobuf from 'protobufjs';
 import { ONNX_PROTO_SCHEMA } from '../../../../src/main/engine/onnx/onnx-schema.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
-import { assertModelFolder, externalDataLocations, validateModelFolder } from '../../../../src/main/engine/models/model-set.js';
+import { assertModelFolder, externalDataLocations, validateModelFolder } from '../../../../src/main/engine/models/model-folder.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../../..');

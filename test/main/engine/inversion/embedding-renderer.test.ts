@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/model-set.js';
+import { loadModelSet, type ModelSet } from '../../../../src/main/engine/diffusion/load-model-set.js';
 import { generate } from '../../../../src/main/engine/diffusion/pipeline.js';
 import { testCacheDir } from '../models/demo/demo-cache.js';
 import { inversionModelsFromSet } from '../../../../src/main/engine/inversion/from-model-set.js';
 import type { InversionModels } from '../../../../src/main/engine/inversion/inversion-models.js';
-import { createRenderer } from '../../../../src/main/engine/inversion/renderer.js';
+import { createRenderer } from '../../../../src/main/engine/inversion/embedding-renderer.js';
 
 // The inversion's forward pass must be the image generate() makes from the same prompt and
 // settings: otherwise the objective optimises towards something the artist never sees.
