@@ -8,9 +8,9 @@
  *
  * Score = distance(T(text), target) + fluencyWeight * meanTokenNll(text) (when an LM is given).
  */
-import { CancelledError } from '../errors.js';
+import { CancelledError, EngineError } from '../errors.js';
 import type { LanguageModel } from './language-model.js';
-import type { EncodedText, TextEncoderOracle } from './oracle.js';
+import type { EncodedText, TextEncoderOracle, WordToken } from './oracle.js';
 import type { DecodedText, DecodeOptions, DecodeResult, EmbeddingToText, MatchTarget, TextEmbedding } from './types.js';
 
 export interface HotFlipOptions {
@@ -26,6 +26,13 @@ export interface HotFlipOptions {
   maxWords?: number;
   /** Language model for proposals and the fluency term (`DecodeOptions.fluencyWeight`). */
   lm?: LanguageModel;
+  /**
+   * Whole words the decoder may propose (matched case-insensitively against the text encoder's
+   * single-token words), e.g. the model set's word list: HotFlip and LM proposals outside it are
+   * dropped, so sub-word pieces of the tokenizer ("ange", "riangle") never enter a hypothesis.
+   * Default: every whole-word token of the text encoder.
+   */
+  dictionary?: Iterable<string>;
 }
 
 /** Entries kept in each LM cache before it is cleared (bounds memory over many decodes). */
@@ -124,6 +131,8 @@ export function alignedDistance(
 export class HotFlipDecoder implements EmbeddingToText {
   readonly name = 'hotflip';
   private readonly table: Float32Array;
+  /** The words proposals are drawn from (the oracle's, filtered by the dictionary). */
+  private readonly words: readonly WordToken[];
   private readonly k: number;
   private readonly kLm: number;
   /** Oracle word by its lowercase spelling (LM words are matched case-insensitively). */
@@ -136,7 +145,18 @@ export class HotFlipDecoder implements EmbeddingToText {
     private readonly oracle: TextEncoderOracle,
     private readonly opts: HotFlipOptions = {},
   ) {
-    const { dim, words } = oracle;
+    const { dim } = oracle;
+    let words: readonly WordToken[] = oracle.words;
+    if (opts.dictionary) {
+      const allowed = new Set([...opts.dictionary].map((w) => w.trim().toLowerCase()));
+      words = words.filter((w) => allowed.has(w.word.toLowerCase()));
+      if (words.length === 0)
+        throw new EngineError(
+          'INVALID_ARGUMENT',
+          'no word of the dictionary is a single whole-word token of this text encoder; check the word list',
+        );
+    }
+    this.words = words;
     this.table = new Float32Array(words.length * dim);
     words.forEach((w, i) => this.table.set(oracle.tokenEmbedding(w.id), i * dim));
     this.k = opts.proposalsPerPosition ?? 8;
@@ -252,7 +272,7 @@ export class HotFlipDecoder implements EmbeddingToText {
     return texts.map((t) => this.nllCache.get(t)!);
   }
 
-  /** The LM's `kLm` most likely next words after `prefix` that the encoder spells as one token. */
+  /** The LM's `kLm` most likely next words after `prefix` that the encoder spells as one token (and the dictionary allows). */
   private async lmWords(prefix: string): Promise<string[]> {
     const cached = this.nextCache.get(prefix);
     if (cached) return cached;
@@ -310,7 +330,8 @@ export class HotFlipDecoder implements EmbeddingToText {
 
   /** Words whose embedding most decreases the first-order distance estimate (e_v - e_cur) · g. */
   private topK(g: Float32Array, curDot: number): string[] {
-    const { dim, words } = this.oracle;
+    const { dim } = this.oracle;
+    const words = this.words;
     const k = Math.min(this.k, words.length);
     const bestIdx: number[] = [];
     const bestVal: number[] = [];

@@ -72,6 +72,9 @@ export async function createTextEncoderOracle(
   const exposed = exposeInputEmbeddings(model);
   const dim = exposed.table.dims[1]!;
   const tableDtype = exposed.table.dtype;
+  // What the graph computes in: a half-stored table may be cast to float32 before the lookup.
+  const embedsType = ortFloatType(exposed.embedsDtype);
+  const outputType = ortFloatType(model.graph.outputs.find((o) => o.name === output)?.dtype ?? exposed.embedsDtype);
   const rawTable = viewRaw(tableDtype, tensorBytes(exposed.table, model.baseDir));
   const table = tableDtype === DataType.FLOAT16 ? halfArrayToFloat32(rawTable as Uint16Array) : Float32Array.from(rawTable as Float32Array);
 
@@ -118,8 +121,8 @@ export async function createTextEncoderOracle(
       const embeds = new Float32Array(tokens * dim);
       ids.forEach((id, p) => embeds.set(tokenEmbedding(id), p * dim));
       const feeds: Record<string, ort.Tensor> = {
-        [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], ortFloatType(tableDtype)),
-        [cotName]: floatTensor(cotangent, [1, tokens, dim], ortFloatType(tableDtype)),
+        [EMBEDS_INPUT]: floatTensor(embeds, [1, tokens, dim], embedsType),
+        [cotName]: floatTensor(cotangent, [1, tokens, dim], outputType),
       };
       if (vjpInputs.has(idsInfo.name)) feeds[idsInfo.name] = batchIds([ids], idsInfo.dtype, tokens);
       const res = await vjpSession.run(feeds, [gradName]);
