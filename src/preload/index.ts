@@ -3,44 +3,24 @@
  * channel. No ipcRenderer or Node API reaches the page.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import type { StudioApi } from '../shared/api.js';
+import { STUDIO_API_KEYS, type StudioApi } from '../shared/api.js';
 import { createStudioApi } from '../shared/client.js';
-
-const CHANNEL = 'studio:message';
+import { IPC_CHANNEL, libraryImageUrl } from '../shared/ipc/channels.js';
 
 const client = createStudioApi({
   kind: 'electron',
-  post: (message) => ipcRenderer.send(CHANNEL, message),
+  post: (message) => ipcRenderer.send(IPC_CHANNEL, message),
   subscribe(handler) {
     const listener = (_event: IpcRendererEvent, message: unknown) => handler(message);
-    ipcRenderer.on(CHANNEL, listener);
+    ipcRenderer.on(IPC_CHANNEL, listener);
     return () => {
-      ipcRenderer.removeListener(CHANNEL, listener);
+      ipcRenderer.removeListener(IPC_CHANNEL, listener);
     };
   },
-  imageUrl: (file) => `studio-image://library/${encodeURIComponent(file)}`,
+  imageUrl: libraryImageUrl,
 });
 
 // Only the StudioApi surface; the client's internals (failPending, emitLocal) stay here.
-const api: StudioApi = {
-  transport: client.transport,
-  request: (r) => client.request(r),
-  generate: (p) => client.generate(p),
-  invert: (p) => client.invert(p),
-  cancel: (id) => client.cancel(id),
-  listJobs: () => client.listJobs(),
-  listLibrary: (p) => client.listLibrary(p),
-  getLibraryItem: (id) => client.getLibraryItem(id),
-  deleteLibraryItem: (id) => client.deleteLibraryItem(id),
-  listModels: () => client.listModels(),
-  downloadModel: (id) => client.downloadModel(id),
-  importModel: (p) => client.importModel(p),
-  getSettings: () => client.getSettings(),
-  setSettings: (p) => client.setSettings(p),
-  tokenize: (t, m) => client.tokenize(t, m),
-  getStatus: () => client.getStatus(),
-  onEvent: (l) => client.onEvent(l),
-  imageUrl: (f) => client.imageUrl(f),
-};
+const api = Object.fromEntries(STUDIO_API_KEYS.map((key) => [key, client[key]])) as unknown as StudioApi;
 
 contextBridge.exposeInMainWorld('studio', api);

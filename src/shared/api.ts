@@ -3,6 +3,10 @@
  * contextBridge) and the object `connectWebBridge()` returns in a browser. Both are built by
  * `createStudioApi` (client.ts) over a message transport, so they behave identically.
  *
+ * One method per request type, derived from REQUEST_METHODS (how each method's arguments map onto
+ * its request) and the request/response schemas (ipc/requests.ts): adding a request there and a
+ * row here gives the client method, the preload's exposed entry and its types.
+ *
  * Requests resolve with the validated response or reject with a `StudioError` whose `code` is
  * stable. (Across contextBridge only an Error's message survives, so the message is prefixed with
  * `[CODE] `; use `studioErrorCode(e)` to read it back on either side.)
@@ -14,45 +18,84 @@ import type { StudioEvent } from './ipc/events.js';
 import type { LibraryPage, ParamsOf, RequestOf, RequestType, ResponseOf, StatusResult, TokenizeResult } from './ipc/requests.js';
 import type { Settings, SettingsPatch } from './ipc/settings.js';
 
+/**
+ * How a method's arguments become its request: `params` (one object, the request without its
+ * `type`), `params?` (the same, optional), or the request's fields as positional arguments, in
+ * this order (a trailing field the schema makes optional is an optional argument).
+ */
+export type ArgumentForm<T extends RequestType> = 'params' | 'params?' | readonly (keyof ParamsOf<T>)[];
+
+/** The StudioApi method of each request type. */
+export const REQUEST_METHODS = {
+  /** Queue a generation; follow it with job events for the returned jobId. */
+  generate: 'params',
+  /** Queue an inversion (one image; call once per image for a queue). */
+  invert: 'params',
+  /** Cancel a queued or running job; a running inversion ends with `job.cancelled` carrying its best result. */
+  cancel: ['jobId'],
+  listJobs: [],
+  listLibrary: 'params?',
+  getLibraryItem: ['id'],
+  deleteLibraryItem: ['id'],
+  listModels: [],
+  /** Queue a model download (resumable; progress as job events with bytes/totalBytes). */
+  downloadModel: ['id'],
+  /** Queue the import of a model folder on the engine's machine. */
+  importModel: ['path'],
+  getSettings: [],
+  setSettings: ['patch'],
+  /** Live token counter: tokens of `text` under the model set's CLIP tokenizer, and what is dropped. */
+  tokenize: ['text', 'modelSet'],
+  getStatus: [],
+} as const satisfies { [T in RequestType]: ArgumentForm<T> };
+
+type Positional<T extends RequestType, K extends readonly (keyof ParamsOf<T>)[]> = { -readonly [I in keyof K]: ParamsOf<T>[K[I]] };
+/** Trailing arguments that may be undefined become optional. */
+type OptionalTail<A extends readonly unknown[]> = A extends readonly [...infer H, infer L]
+  ? undefined extends L
+    ? [...OptionalTail<H>, L?]
+    : A
+  : A;
+type ArgsOf<T extends RequestType, F> = F extends 'params'
+  ? [params: ParamsOf<T>]
+  : F extends 'params?'
+    ? [params?: ParamsOf<T>]
+    : F extends readonly (keyof ParamsOf<T>)[]
+      ? OptionalTail<Positional<T, F>>
+      : never;
+
+/** One method per request type, typed from its request and response schemas. */
+export type RequestMethods = {
+  [T in keyof typeof REQUEST_METHODS]: (...args: ArgsOf<T, (typeof REQUEST_METHODS)[T]>) => Promise<ResponseOf<T>>;
+};
+
 export interface JobAccepted {
   jobId: string;
 }
 
-export interface StudioApi {
+export interface StudioApi extends RequestMethods {
   /** Which shell hosts the UI. */
   readonly transport: 'electron' | 'web';
-  /** Generic request (the methods below are shorthands for it). */
+  /** Generic request (the methods are shorthands for it). */
   request<T extends RequestType>(request: RequestOf<T>): Promise<ResponseOf<T>>;
-
-  /** Queue a generation; follow it with job events for the returned jobId. */
-  generate(params: ParamsOf<'generate'>): Promise<JobAccepted>;
-  /** Queue an inversion (one image; call once per image for a queue). */
-  invert(params: ParamsOf<'invert'>): Promise<JobAccepted>;
-  /** Cancel a queued or running job; a running inversion ends with `job.cancelled` carrying its best result. */
-  cancel(jobId: string): Promise<{ cancelled: boolean }>;
-  listJobs(): Promise<{ jobs: JobInfo[] }>;
-
-  listLibrary(params?: ParamsOf<'listLibrary'>): Promise<LibraryPage>;
-  getLibraryItem(id: string): Promise<LibraryItem>;
-  deleteLibraryItem(id: string): Promise<{ deleted: boolean }>;
-
-  listModels(): Promise<{ models: ModelInfo[] }>;
-  /** Queue a model download (resumable; progress as job events with bytes/totalBytes). */
-  downloadModel(id: string): Promise<JobAccepted>;
-  /** Queue the import of a model folder on the engine's machine. */
-  importModel(path: string): Promise<JobAccepted>;
-
-  getSettings(): Promise<Settings>;
-  setSettings(patch: SettingsPatch): Promise<Settings>;
-
-  /** Live token counter: tokens of `text` under the model set's CLIP tokenizer, and what is dropped. */
-  tokenize(text: string, modelSet?: string): Promise<TokenizeResult>;
-  getStatus(): Promise<StatusResult>;
-
   /** Subscribe to all events; returns the unsubscribe function. */
   onEvent(listener: (event: StudioEvent) => void): () => void;
   /** URL for a library image file (`item.file`, `candidate.file`), usable as an <img> src. */
   imageUrl(file: string): string;
+}
+
+/** Every member of StudioApi: what the preload exposes, and nothing else. */
+export const STUDIO_API_KEYS = ['transport', 'request', 'onEvent', 'imageUrl', ...(Object.keys(REQUEST_METHODS) as RequestType[])] as const;
+
+/** The request a method call stands for. */
+export function requestFor<T extends RequestType>(type: T, args: readonly unknown[]): RequestOf<T> {
+  const form = REQUEST_METHODS[type] as 'params' | 'params?' | readonly string[];
+  if (form === 'params' || form === 'params?') return { type, ...((args[0] as object | undefined) ?? {}) } as RequestOf<T>;
+  const fields: Record<string, unknown> = { type };
+  form.forEach((key, i) => {
+    if (args[i] !== undefined) fields[key] = args[i];
+  });
+  return fields as RequestOf<T>;
 }
 
 export class StudioError extends Error {

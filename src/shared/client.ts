@@ -2,7 +2,7 @@
  * Client side of the protocol, shared by the Electron preload and the browser: builds a StudioApi
  * over any message transport. Browser/Node neutral (no DOM, no Node imports).
  */
-import { StudioError, type StudioApi } from './api.js';
+import { REQUEST_METHODS, requestFor, StudioError, type RequestMethods, type StudioApi } from './api.js';
 import type { StudioEvent } from './ipc/events.js';
 import { parseServerMessage, type ClientMessage, type ServerMessage } from './ipc/protocol.js';
 import { ResponseSchemas, type RequestOf, type RequestType, type ResponseOf } from './ipc/requests.js';
@@ -79,25 +79,15 @@ export function createStudioApi(transport: MessageTransport): StudioClient {
     });
   }
 
-  const r = <T extends RequestType>(req: RequestOf<T>) => request<T>(req);
+  // One method per request type, from REQUEST_METHODS (api.ts).
+  const methods = Object.fromEntries(
+    (Object.keys(REQUEST_METHODS) as RequestType[]).map((type) => [type, (...args: unknown[]) => request(requestFor(type, args))]),
+  ) as unknown as RequestMethods;
 
   return {
+    ...methods,
     transport: transport.kind,
     request,
-    generate: (p) => r({ type: 'generate', ...p }),
-    invert: (p) => r({ type: 'invert', ...p }),
-    cancel: (jobId) => r({ type: 'cancel', jobId }),
-    listJobs: () => r({ type: 'listJobs' }),
-    listLibrary: (p = {}) => r({ type: 'listLibrary', ...p }),
-    getLibraryItem: (id) => r({ type: 'getLibraryItem', id }),
-    deleteLibraryItem: (id) => r({ type: 'deleteLibraryItem', id }),
-    listModels: () => r({ type: 'listModels' }),
-    downloadModel: (id) => r({ type: 'downloadModel', id }),
-    importModel: (path) => r({ type: 'importModel', path }),
-    getSettings: () => r({ type: 'getSettings' }),
-    setSettings: (patch) => r({ type: 'setSettings', patch }),
-    tokenize: (text, modelSet) => r({ type: 'tokenize', text, ...(modelSet ? { modelSet } : {}) }),
-    getStatus: () => r({ type: 'getStatus' }),
     onEvent(listener) {
       listeners.add(listener);
       return () => {

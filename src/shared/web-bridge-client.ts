@@ -1,6 +1,6 @@
 /**
  * Browser side of the web bridge (`inversion-studio serve`): a StudioApi over a WebSocket to
- * `/api/ws` on the page's own origin. The per-launch token comes from the page URL (`?token=` or
+ * WEB_SOCKET_PATH (`/api/ws`) on the page's own origin. The per-launch token comes from the page URL (`?token=` or
  * `#token=`) and is kept in sessionStorage so reloads keep working; the server also sets an
  * HttpOnly cookie on the first authorised page load, which covers images and the WebSocket.
  *
@@ -9,6 +9,7 @@
  */
 import type { StudioApi } from './api.js';
 import { createStudioApi, type MessageTransport } from './client.js';
+import { WEB_LIBRARY_PREFIX, WEB_SOCKET_PATH } from './ipc/channels.js';
 import type { ClientMessage } from './ipc/protocol.js';
 
 /** Minimal WebSocket surface (the browser's, or `ws` in Node tests). */
@@ -59,7 +60,7 @@ export async function connectWebBridge(options: WebBridgeOptions = {}): Promise<
   if (!WS) throw new Error('connectWebBridge: no WebSocket implementation');
   const token = options.token ?? tokenFromLocation();
   const q = token ? `?token=${encodeURIComponent(token)}` : '';
-  const wsUrl = `${origin.replace(/^http/, 'ws')}/api/ws${q}`;
+  const wsUrl = `${origin.replace(/^http/, 'ws')}${WEB_SOCKET_PATH}${q}`;
 
   const handlers = new Set<(m: unknown) => void>();
   let socket: WebSocketLike | undefined;
@@ -76,7 +77,7 @@ export async function connectWebBridge(options: WebBridgeOptions = {}): Promise<
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
-    imageUrl: (file) => `${origin}/library/${encodeURIComponent(file)}${q}`,
+    imageUrl: (file) => `${origin}${WEB_LIBRARY_PREFIX}${encodeURIComponent(file)}${q}`,
   };
   const client = createStudioApi(transport);
 

@@ -3,14 +3,17 @@
  * bar on stderr and the generation parameters embedded in the PNG.
  */
 import { randomInt } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadModelSet } from '../../main/engine/diffusion/load-model-set.js';
+import { assertWritableTarget, safeWriteFile } from '../../main/engine/io/safe-write.js';
 import { generate, type GenerateProgress } from '../../main/engine/diffusion/pipeline.js';
+import { releaseAttentionCapture, segmentGeneration, writeSegmentation } from '../../main/engine/attention/index.js';
+import { chwToRgbBytes } from '../../main/engine/image/image-io.js';
 import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName } from '../../main/engine/diffusion/schedulers/index.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
 import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 import { runCancellable } from '../cancellable.js';
+import { statusLine } from '../status-line.js';
 
 export const summary = 'generate an image from a prompt (PROMPT -o OUT.png [--models demo|sd15|sd-turbo|DIR] ...)';
 
@@ -29,6 +32,8 @@ options:
   --provider P          ${PROVIDER_CHOICES.join(' | ')} (default: auto)
   --threads N           CPU threads for onnxruntime
   --cache DIR           model cache (default: INVERSION_STUDIO_CACHE or the per-user cache)
+  --attention-maps DIR  also write the prompt words' cross-attention heat maps and masks of this
+                        generation into DIR (as \`inversion-studio segment\` does; docs/segmentation.md)
   --json                print the generation record as JSON on stdout`;
 
 const usageError = (message: string): number => usageErrorOf('generate', USAGE, message);
@@ -58,30 +63,18 @@ export function progressBar(e: GenerateProgress, width = 24): string {
 }
 
 function progressReporter(): { update(e: GenerateProgress): void; note(line: string): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
+  const status = statusLine();
   let lastPhase = '';
-  let drawn = false;
   return {
     update(e) {
       const line = progressBar(e);
-      if (tty) {
-        process.stderr.write(`\r${line}\x1b[K`);
-        drawn = true;
-      } else if (e.phase !== lastPhase || e.step === e.total) {
-        // Not a terminal (a log file, a test): one line per phase change and at phase ends.
-        process.stderr.write(`${line}\n`);
-      }
+      if (status.tty) status.draw(line);
+      // Not a terminal (a log file, a test): one line per phase change and at phase ends.
+      else if (e.phase !== lastPhase || e.step === e.total) status.print(line);
       lastPhase = e.phase;
     },
-    note(line) {
-      if (tty && drawn) process.stderr.write('\n');
-      drawn = false;
-      process.stderr.write(`${line}\n`);
-    },
-    done() {
-      if (tty && drawn) process.stderr.write('\n');
-      drawn = false;
-    },
+    note: (line) => status.print(line),
+    done: () => status.end(),
   };
 }
 
@@ -99,6 +92,7 @@ export async function run(argv: string[]): Promise<number> {
     threads: { type: 'string' },
     cache: { type: 'string' },
     json: { type: 'boolean' },
+    'attention-maps': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (typeof parsed === 'number') return parsed;
@@ -112,6 +106,8 @@ export async function run(argv: string[]): Promise<number> {
   const prompt = parsed.positionals[0]!;
   const output = v.output;
   if (!output) return usageError('-o OUT.png is required');
+  // Fail before the work when -o names a folder, a device or a FIFO (never replaced by our PNG).
+  await assertWritableTarget(output, 'the output image');
 
   const seed = intOption(v.seed, '--seed', 0);
   const steps = intOption(v.steps, '--steps', 1, 1000);
@@ -169,17 +165,26 @@ export async function run(argv: string[]): Promise<number> {
         height: size?.height ?? d.height,
       };
       if (seed === undefined) progress.note(`seed: ${req.seed}`);
-      const r = await generate(ms, req, {
+      const genOpts = {
         signal: ac.signal,
-        onProgress: (e) => progress.update(e),
-        onWarning: (w) => progress.note(`warning: ${w.message}`),
-      });
+        onProgress: (e: GenerateProgress) => progress.update(e),
+        onWarning: (w: { message: string }) => progress.note(`warning: ${w.message}`),
+      };
+      // With --attention-maps the same sampling runs with the cross-attention captured.
+      const withMaps = v['attention-maps'] !== undefined ? await segmentGeneration(ms, req, genOpts) : undefined;
+      const r = withMaps?.result ?? (await generate(ms, req, genOpts));
       progress.done();
       const out = path.resolve(output);
-      await mkdir(path.dirname(out), { recursive: true });
-      const tmp = `${out}.tmp-${process.pid}`;
-      await writeFile(tmp, r.png);
-      await rename(tmp, out);
+      await safeWriteFile(out, r.png, { mkdir: true, what: 'the output image' });
+      if (withMaps) {
+        const dir = path.resolve(v['attention-maps']!);
+        await writeSegmentation(dir, withMaps.segmentation, {
+          rgb: chwToRgbBytes(r.image, r.width, r.height),
+          width: r.width,
+          height: r.height,
+        });
+        progress.note(`wrote attention maps of ${withMaps.segmentation.words.map((w) => w.word).join(', ')} to ${dir}`);
+      }
       if (v.json)
         console.log(JSON.stringify({ output: out, ...r.params, seconds: r.seconds, provider: ms.provider, warnings: r.warnings }, null, 2));
       else {
@@ -191,6 +196,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       return 0;
     } finally {
+      await releaseAttentionCapture(ms);
       await ms.release();
     }
   });

@@ -6,21 +6,17 @@
  * best result so far.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, stat, writeFile, mkdir, rm } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CancelledError, EngineError } from '../../main/engine/errors.js';
 import { loadModelSet } from '../../main/engine/diffusion/load-model-set.js';
-import { chwToRgbBytes, loadImage } from '../../main/engine/image/image-io.js';
-import {
-  captionerInstalled,
-  captionerInstallHint,
-  CAPTIONER_REPOS,
-  loadCaptioner,
-  type Captioner,
-  type CaptionerName,
-} from '../../main/engine/inversion/captioner.js';
+import { assertWritableTarget, safeWriteFile } from '../../main/engine/io/safe-write.js';
+import { checkImageSize, sizeLimitModel } from '../../main/engine/diffusion/size-limits.js';
+import { loadImage } from '../../main/engine/image/image-io.js';
+import { CAPTIONER_REPOS, type CaptionerName } from '../../main/engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
-import { invert, type ImageScorer, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
+import { invert, type InitSpec, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
+import { assertCaptionerInstalled, resolveOptionalModels, type OptionalModels } from '../../main/engine/inversion/optional-models.js';
 import {
   DEFAULT_LM_FLUENCY_WEIGHT,
   objectiveSchema,
@@ -29,12 +25,13 @@ import {
   type InvertSettings,
   type PresetName,
 } from '../../main/engine/inversion/presets.js';
-import { DEFAULT_LM_MANIFEST, loadCausalLm, type LanguageModel } from '../../main/engine/e2t/language-model.js';
-import { clipImageInstalled, CLIP_IMAGE_MANIFEST, loadClipImageScorer } from '../../main/engine/metrics/clip-image.js';
+import { DEFAULT_LM_MANIFEST } from '../../main/engine/e2t/language-model.js';
+import { CLIP_IMAGE_MANIFEST } from '../../main/engine/metrics/clip-image.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
 import { intOption, numberOption, parseCommandArgs, usageError as usageErrorOf } from '../args.js';
 import { runCancellable } from '../cancellable.js';
+import { statusLine } from '../status-line.js';
 
 export const summary = 'recover the prompt behind images (IMAGE|DIR… [--preset fast|paper] [--json OUT.json] ...)';
 
@@ -58,8 +55,9 @@ options:
   --objective O         ${objectiveSchema.options.join(' | ')} (default: the preset's)
   --iterations N        refinement iterations (default: the preset's)
   --init "TEXT"         start from this text instead of a caption
-  --captioner C         ${CAPTIONERS.join(' | ')} (default: florence2); must be installed
-                        (inversion-studio models download ...), unless --init is given
+  --captioner C         ${CAPTIONERS.join(' | ')}; must be installed (inversion-studio models
+                        download ...). Default: the model set's own captioner, else florence2, else
+                        vit-gpt2, else random words (with a warning)
   --lm                  decode with GPT-2 (inversion-studio models download ${DEFAULT_LM_MANIFEST}): next-word
                         proposals and a fluency term; without it installed, a note and no LM
   --fluency W           weight of the fluency term (mean GPT-2 token NLL added to the embedding
@@ -90,7 +88,8 @@ export interface InvertRecord {
   objective: InvertSettings['objective'];
   preset: PresetName;
   model: string;
-  init: 'text' | `caption:${CaptionerName}`;
+  /** Where the start text came from: --init, a captioner (by name), or random words. */
+  init: 'text' | 'random' | `caption:${string}`;
   /** The decoder's language model and fluency weight, when one was used. */
   lm?: string;
   fluencyWeight?: number;
@@ -132,34 +131,25 @@ export function progressLine(e: InvertProgress, width = 24): string {
 }
 
 function progressReporter(): { update(e: InvertProgress): void; note(line: string): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
+  const status = statusLine();
   let lastPhase = '';
   let lastTenth = -1;
-  let drawn = false;
   return {
     update(e) {
       if (e.previewPng || e.phase === 'done') return;
       const line = progressLine(e);
-      if (tty) {
-        process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 120) - 1)}\x1b[K`);
-        drawn = true;
-      } else {
+      if (status.tty) status.draw(line);
+      else {
         // A log file or a test: one line per phase change, per tenth of refinement and at phase ends.
         const tenth = e.phase === 'refining' && e.total ? Math.floor(((e.iteration ?? 0) * 10) / e.total) : -1;
-        if (e.phase !== lastPhase || tenth !== lastTenth || (e.total !== undefined && e.iteration === e.total))
-          process.stderr.write(`${line}\n`);
+        if (e.phase !== lastPhase || tenth !== lastTenth || (e.total !== undefined && e.iteration === e.total)) status.print(line);
         lastTenth = tenth;
       }
       lastPhase = e.phase;
     },
-    note(line) {
-      if (tty && drawn) process.stderr.write('\n');
-      drawn = false;
-      process.stderr.write(`${line}\n`);
-    },
+    note: (line) => status.print(line),
     done() {
-      if (tty && drawn) process.stderr.write('\n');
-      drawn = false;
+      status.end();
       lastPhase = '';
       lastTenth = -1;
     },
@@ -173,12 +163,26 @@ export async function collectImages(args: string[]): Promise<string[]> {
     const abs = path.resolve(a);
     const st = await stat(abs).catch(() => undefined);
     if (st?.isDirectory()) {
-      const names = (await readdir(abs, { withFileTypes: true }))
-        .filter((d) => d.isFile() && IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()))
-        .map((d) => d.name)
-        .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      const entries = (await readdir(abs, { withFileTypes: true })).filter((d) => IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()));
+      // Symlinked images count (a folder of links into a photo library); broken links are named.
+      const broken: string[] = [];
+      const names: string[] = [];
+      for (const d of entries) {
+        if (d.isFile()) names.push(d.name);
+        else if (d.isSymbolicLink()) {
+          const target = await stat(path.join(abs, d.name)).catch(() => undefined);
+          if (target?.isFile()) names.push(d.name);
+          else broken.push(d.name);
+        }
+      }
+      names.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
       if (names.length === 0)
-        throw new EngineError('INVALID_ARGUMENT', `${abs} contains no image files (${[...IMAGE_EXTENSIONS].join(' ')})`);
+        throw new EngineError(
+          'INVALID_ARGUMENT',
+          broken.length
+            ? `${abs} has no readable image files: ${broken.length} symbolic link(s) point at missing files (${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', …' : ''})`
+            : `${abs} contains no image files (${[...IMAGE_EXTENSIONS].join(' ')})`,
+        );
       out.push(...names.map((n) => path.join(abs, n)));
     } else {
       // Missing or unreadable files are reported when their turn comes (loadImage says why).
@@ -215,16 +219,8 @@ export async function readRecords(file: string): Promise<InvertRecord[]> {
 }
 
 async function writeRecords(file: string, records: InvertRecord[], asArray: boolean): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
   const body = asArray || records.length !== 1 ? records : records[0];
-  try {
-    await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await safeWriteFile(file, JSON.stringify(body, null, 2) + '\n', { mkdir: true, what: 'the --json results file' });
 }
 
 function toRecord(
@@ -300,8 +296,9 @@ export async function run(argv: string[]): Promise<number> {
   const fluency = numberOption(v.fluency, '--fluency', 0, 100);
   for (const x of [iterations, seed, size, threads, fluency]) if (typeof x === 'string') return usageError(x);
   const wantLm = v.lm === true || fluency !== undefined;
-  const captionerName = (v.captioner ?? 'florence2') as CaptionerName;
-  if (!CAPTIONERS.includes(captionerName)) return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
+  const captionerName = v.captioner as CaptionerName | undefined;
+  if (captionerName !== undefined && !CAPTIONERS.includes(captionerName))
+    return usageError(`--captioner must be one of ${CAPTIONERS.join(', ')} (got '${v.captioner}')`);
   if (v.init !== undefined && v.init.trim() === '') return usageError('--init must not be empty');
   if (v.provider !== undefined && !isProviderChoice(v.provider))
     return usageError(`--provider must be one of ${PROVIDER_CHOICES.join(', ')} (got '${v.provider}')`);
@@ -315,6 +312,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const cacheDir = resolveCacheDir(v.cache);
   const jsonPath = v.json ? path.resolve(v.json) : undefined;
+  // Fail before the work when --json names a folder, a device or a FIFO (never replaced by our file).
+  if (jsonPath) await assertWritableTarget(jsonPath, 'the --json results file');
 
   let images: string[];
   let records: InvertRecord[];
@@ -337,18 +336,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // Fail before loading anything when the captioner the run needs is absent.
-  const init: InvertRecord['init'] = v.init !== undefined ? 'text' : `caption:${captionerName}`;
-  if (v.init === undefined && !captionerInstalled(captionerName, cacheDir)) {
-    throw new EngineError(
-      'NOT_INSTALLED',
-      `the ${captionerName} captioner (${CAPTIONER_REPOS[captionerName]}) is not installed in ${cacheDir}. ${captionerInstallHint(captionerName, cacheDir)}`,
-    );
-  }
+  // A captioner asked for by name must be there: say so before loading anything.
+  if (v.init === undefined && captionerName) assertCaptionerInstalled(captionerName, cacheDir);
 
-  let captioner: Captioner | undefined;
-  let scorer: (ImageScorer & { release(): Promise<void> }) | undefined;
-  let lm: LanguageModel | undefined;
+  let helpers: OptionalModels | undefined;
   let failures = 0;
   let cancelled = false;
   const cancelOptions = {
@@ -372,31 +363,30 @@ export async function run(argv: string[]): Promise<number> {
         return usageError(
           `--size ${side} is not a multiple of ${step}, which model set ${ms.name} needs; try ${Math.max(step, Math.round(side / step) * step)}`,
         );
+      // Memory bound (size-limits.ts), before any image or graph of that size exists.
+      checkImageSize(sizeLimitModel(ms), side, side, 'invert', { multiple: step });
       if (settings.objective !== 'pixel' && !ms.vaeEncoder) {
         throw new EngineError(
           'MODEL_FOLDER',
           `the ${settings.objective} objective needs vae_encoder/model.onnx, which ${ms.dir} lacks; use --objective pixel`,
         );
       }
-      if (clipImageInstalled(cacheDir)) {
-        try {
-          scorer = await loadClipImageScorer({ cacheDir });
-        } catch (e) {
-          progress.note(`warning: ${(e as Error).message} Ranking candidates by pixel MSE instead.`);
-        }
-      } else {
-        progress.note(
-          `CLIP ViT-L/14 is not installed: ranking candidates by pixel MSE (install it with \`inversion-studio models download ${CLIP_IMAGE_MANIFEST}\`).`,
-        );
-      }
-      if (wantLm) {
-        try {
-          lm = await loadCausalLm({ cacheDir, offline: true });
-        } catch (e) {
-          if (!(e instanceof EngineError) || e instanceof CancelledError) throw e;
-          progress.note(`warning: ${e.message} Decoding without the language model (no fluency term).`);
-        }
-      }
+      // Which captioner, ranking and language model this run uses (the studio decides the same way).
+      helpers = await resolveOptionalModels({
+        cacheDir,
+        modelSetDir: ms.dir,
+        choices: { captioner: v.init !== undefined ? 'off' : (captionerName ?? 'auto'), clip: 'auto', lm: wantLm ? 'require' : 'own' },
+      });
+      for (const note of helpers.notes) progress.note(note);
+      for (const w of helpers.warnings) progress.note(`warning: ${w}`);
+      const { captioner, scorer, lm } = helpers;
+      const init: InvertRecord['init'] = v.init !== undefined ? 'text' : captioner ? `caption:${captioner.name}` : 'random';
+      const initSpec: InitSpec =
+        v.init !== undefined
+          ? { kind: 'text', text: v.init }
+          : captioner
+            ? { kind: 'caption', cacheDir, offline: true, instance: captioner }
+            : { kind: 'random' };
       const m = await inversionModelsFromSet(ms);
       const ctx = { preset, model: ms.name, init, seed: settings.seed };
 
@@ -414,32 +404,20 @@ export async function run(argv: string[]): Promise<number> {
               `${image} is ${img.sourceWidth}x${img.sourceHeight} pixels; inversion needs at least ${MIN_SOURCE_SIZE}x${MIN_SOURCE_SIZE}`,
             );
           }
-          let text = v.init;
-          if (text === undefined) {
-            progress.update({ phase: 'captioning', message: `${captionerName}${label}` });
-            captioner ??= await loadCaptioner({ cacheDir, captioner: captionerName, offline: true });
-            const caption = await captioner.caption(
-              { data: chwToRgbBytes(img.data, img.width, img.height), width: img.width, height: img.height },
-              ac.signal,
-            );
-            if (!caption)
-              throw new EngineError(
-                'RUNTIME',
-                `the ${captionerName} captioner returned an empty caption for ${image}; give the start text with --init "TEXT"`,
-              );
-            text = caption;
-          }
-          if (several) progress.note(`${path.basename(image)}: start "${text}"`);
           const result = await invert(
             m,
             { data: img.data, width: img.width, height: img.height },
             {
               settings,
-              init: { kind: 'text', text },
+              init: initSpec,
               ...(scorer ? { scorer } : {}),
               ...(lm ? { lm } : {}),
               signal: ac.signal,
-              onProgress: (e) => progress.update(e),
+              onProgress: (e) => {
+                if (e.phase === 'captioning') e = { ...e, message: `${captioner?.name ?? ''}${label}` };
+                if (e.phase === 'encoding' && several && e.message) progress.note(`${path.basename(image)}: start "${e.message}"`);
+                progress.update(e);
+              },
             },
           );
           progress.done();
@@ -469,7 +447,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
     } finally {
-      await scorer?.release().catch(() => undefined);
+      await helpers?.release().catch(() => undefined);
       await ms.release();
     }
     return 0;

@@ -1,3 +1,4 @@
+import { IMAGE_SCHEME } from '../../shared/ipc/channels.js';
 import { rendererContentSecurityPolicy } from '../host/csp.js';
 
 /** Content-Security-Policy of the app's pages (set as a response header on every renderer load). */
@@ -6,7 +7,7 @@ export function appContentSecurityPolicy(devServerUrl?: string): string {
   const dev = devServerUrl ? new URL(devServerUrl) : undefined;
   return rendererContentSecurityPolicy({
     inlineScripts: dev !== undefined,
-    images: ['studio-image:'],
+    images: [`${IMAGE_SCHEME}:`],
     ...(dev ? { connect: [`ws://${dev.host}`, dev.origin] } : {}),
   });
 }

@@ -1,13 +1,12 @@
 /**
- * IPC between renderers and the engine host. One channel each way ('studio:message'); every
+ * IPC between renderers and the engine host. One channel each way (IPC_CHANNEL, src/shared/ipc/channels.ts); every
  * inbound message is checked for its sender (the app's own main frame) and then validated by
  * EngineHost like any other client message.
  */
 import { ipcMain, type IpcMainEvent, type WebContents } from 'electron';
 import type { ClientConnection, EngineHost } from '../host/engine-host.js';
+import { IPC_CHANNEL as CHANNEL } from '../../shared/ipc/channels.js';
 import { isOwnPage } from './window.js';
-
-export const CHANNEL = 'studio:message';
 
 function trustedSender(event: IpcMainEvent): boolean {
   const frame = event.senderFrame;

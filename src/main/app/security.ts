@@ -4,9 +4,10 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IMAGE_HOST, IMAGE_SCHEME } from '../../shared/ipc/channels.js';
 import { resolveLibraryFile } from '../host/library.js';
 
-export const IMAGE_SCHEME = 'studio-image';
+export { IMAGE_SCHEME };
 
 /**
  * Is `url` the app's own page — the only frame allowed to talk to the engine?
@@ -30,7 +31,7 @@ export function resolveImageUrl(rawUrl: string, libraryDir: string): string | un
   } catch {
     return undefined;
   }
-  if (url.protocol !== `${IMAGE_SCHEME}:` || url.hostname !== 'library' || url.search || url.username || url.password || url.port)
+  if (url.protocol !== `${IMAGE_SCHEME}:` || url.hostname !== IMAGE_HOST || url.search || url.username || url.password || url.port)
     return undefined;
   let name: string;
   try {

@@ -15,7 +15,11 @@ export type EngineErrorCode =
   | 'CANCELLED'
   | 'NUMERIC'
   | 'RUNTIME'
-  | 'NOT_INSTALLED';
+  | 'NOT_INSTALLED'
+  /** A file could not be written (or read) safely: a non-regular target, a folder in the way, no space, no permission. */
+  | 'FILE'
+  /** The request needs more memory than the engine allows itself (image too large for the model set). */
+  | 'TOO_LARGE';
 
 export class EngineError extends Error {
   constructor(

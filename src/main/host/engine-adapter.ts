@@ -1,6 +1,6 @@
 /**
  * What the engine service needs from the engine: one async call per operation, each taking
- * `{ signal, onProgress }` (DESIGN §1). `real-engine.ts` implements it over src/main/engine;
+ * `{ signal, onProgress }` (docs/architecture.md). `real-engine.ts` implements it over src/main/engine;
  * tests may inject their own.
  */
 import type { InversionObjective, InversionPreset, SchedulerName } from '../../shared/ipc/common.js';

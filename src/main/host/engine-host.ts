@@ -15,9 +15,18 @@
 import type { StudioEvent } from '../../shared/ipc/events.js';
 import type { JobInfo } from '../../shared/ipc/jobs.js';
 import { checkEvent, parseClientMessage, type ServerMessage } from '../../shared/ipc/protocol.js';
-import { isJobRequest, type EngineState, type Request, type StatusResult } from '../../shared/ipc/requests.js';
+import {
+  isJobRequest,
+  type EngineState,
+  type Request,
+  type RequestOf,
+  type RequestType,
+  type ResponseOf,
+  type StatusResult,
+} from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
 import { STUDIO_VERSION, jobLabel, toErrorInfo } from './host-common.js';
+import { makeNotice, type StudioNotice } from './notices.js';
 import type { SettingsStore } from './settings-store.js';
 import type { HostToWorker, WorkerConfig, WorkerToHost } from './worker-protocol.js';
 
@@ -40,6 +49,12 @@ export interface EngineHostOptions {
   /** Give up after this many crashes within `restartWindowMs` (default 5 in 60 s). */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /**
+   * Called for each notice (a damaged settings file or library index, ...) raised by the settings
+   * store or the engine worker; e.g. the web bridge prints them. Default: none (they are kept in
+   * `notices()` either way).
+   */
+  onNotice?: (notice: StudioNotice) => void;
 }
 
 export interface ClientConnection {
@@ -67,6 +82,12 @@ interface Client {
   open: boolean;
 }
 
+type LocalAnswer<T extends RequestType> = (
+  request: RequestOf<T>,
+  reply: (result: ResponseOf<T>) => void,
+  fail: (e: unknown) => void,
+) => boolean;
+
 export class EngineHost {
   private readonly opts: Required<EngineHostOptions>;
   private worker: WorkerHandle | undefined;
@@ -83,9 +104,67 @@ export class EngineHost {
   private stopping = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
+  /** Requests the host answers itself; an answer returning false passes the request on to the engine. */
+  private readonly localAnswers: { [T in RequestType]?: LocalAnswer<T> } = {
+    getSettings: (_r, reply) => {
+      reply(this.opts.settings.get());
+      return true;
+    },
+    setSettings: (r, reply, fail) => {
+      this.opts.settings.set(r.patch).then((settings) => {
+        reply(settings);
+        this.toWorker({ kind: 'configure', config: this.config() });
+        this.broadcast({ type: 'settings.changed', settings });
+      }, fail);
+      return true;
+    },
+    cancel: (r, reply) => {
+      const j = this.jobs.get(r.jobId);
+      // Jobs waiting for a restarted engine are cancelled here; everything else by the engine.
+      if (!j || this.worker) return false;
+      this.jobs.delete(j.jobId);
+      for (const [id, p] of this.pending) if (p.jobId === j.jobId) this.pending.delete(id);
+      reply({ cancelled: true });
+      this.broadcast({ type: 'job.cancelled', jobId: j.jobId });
+      return true;
+    },
+    getStatus: (_r, reply) => {
+      if (this.state === 'ready' || this.state === 'restarted') return false;
+      reply(this.localStatus());
+      return true;
+    },
+  };
+
+  private noticeList: StudioNotice[] = [];
+
   constructor(options: EngineHostOptions) {
-    this.opts = { maxRestarts: 5, restartWindowMs: 60_000, ...options };
+    this.opts = { maxRestarts: 5, restartWindowMs: 60_000, onNotice: () => {}, ...options };
+    for (const n of this.opts.settings.notices?.() ?? []) this.addNotice(n);
   }
+
+  /** Notices so far (oldest first, at most 50): what the UI should show the user. */
+  notices(): StudioNotice[] {
+    return [...this.noticeList];
+  }
+
+  private addNotice(n: StudioNotice): void {
+    if (this.noticeList.some((x) => x.at === n.at && x.message === n.message)) return;
+    this.noticeList.push(n);
+    if (this.noticeList.length > 50) this.noticeList.shift();
+    try {
+      this.opts.onNotice(n);
+    } catch (e) {
+      console.error('engine-host: notice handler failed', e);
+    }
+    for (const c of this.clients) this.deliverNotice(c, n);
+  }
+
+  /**
+   * Hook for showing a notice in a client. The IPC contract has no notice event yet (proposed:
+   * `{ type: 'notice', source, level, message, file?, movedTo?, at }`, see noticeEvent in
+   * notices.ts); once src/shared/ipc/events.ts has it, send `noticeEvent(n)` here with sendTo.
+   */
+  private deliverNotice(_client: Client, _n: StudioNotice): void {}
 
   get engineState(): EngineState {
     return this.state;
@@ -128,6 +207,7 @@ export class EngineHost {
     const client: Client = { send, open: true };
     this.clients.add(client);
     this.sendTo(client, { kind: 'event', event: { type: 'engine.status', state: this.state, restarts: this.restartCount } });
+    for (const n of this.noticeList) this.deliverNotice(client, n);
     return {
       handle: (raw) => this.onClientMessage(client, raw),
       close: () => {
@@ -185,6 +265,8 @@ export class EngineHost {
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
+      // A refused job (queue full, duplicate id) never runs: nothing to resubmit after a crash.
+      if (!msg.ok && p.jobId) this.jobs.delete(p.jobId);
       let out: ServerMessage = { ...msg, id: p.clientId };
       if (msg.ok && p.request.type === 'getStatus') out = { ...msg, id: p.clientId, result: this.patchStatus(msg.result as StatusResult) };
       this.sendTo(p.client, out);
@@ -193,7 +275,9 @@ export class EngineHost {
     if (msg.kind === 'event') {
       this.trackJob(msg.event);
       this.broadcast(msg.event);
+      return;
     }
+    if (msg.kind === 'notice' && msg.notice && typeof msg.notice.message === 'string') this.addNotice(makeNotice(msg.notice));
   }
 
   private patchStatus(s: StatusResult): StatusResult {
@@ -320,38 +404,8 @@ export class EngineHost {
       );
       return;
     }
-    switch (request.type) {
-      case 'getSettings':
-        reply(this.opts.settings.get());
-        return;
-      case 'setSettings':
-        this.opts.settings.set(request.patch).then((settings) => {
-          reply(settings);
-          this.toWorker({ kind: 'configure', config: this.config() });
-          this.broadcast({ type: 'settings.changed', settings });
-        }, fail);
-        return;
-      case 'cancel': {
-        const j = this.jobs.get(request.jobId);
-        // Jobs waiting for a restarted engine are cancelled here; everything else by the engine.
-        if (j && !this.worker) {
-          this.jobs.delete(j.jobId);
-          for (const [id, p] of this.pending) if (p.jobId === j.jobId) this.pending.delete(id);
-          reply({ cancelled: true });
-          this.broadcast({ type: 'job.cancelled', jobId: j.jobId });
-          return;
-        }
-        break;
-      }
-      case 'getStatus':
-        if (this.state !== 'ready' && this.state !== 'restarted') {
-          reply(this.localStatus());
-          return;
-        }
-        break;
-      default:
-        break;
-    }
+    const answer = this.localAnswers[request.type] as LocalAnswer<RequestType> | undefined;
+    if (answer?.(request, reply, fail)) return;
     const hostId = this.nextId();
     const pending: Pending = { client, clientId, request };
     if (isJobRequest(request)) {

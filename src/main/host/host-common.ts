@@ -7,18 +7,17 @@ import { NotAvailableError } from './engine-adapter.js';
 
 export const STUDIO_VERSION = '0.1.0';
 
+/** Short human label of each job kind's request (prompt or file name). */
+const JOB_LABELS: { [T in JobRequestType]: (r: RequestOf<T>) => string } = {
+  generate: (r) => r.prompt.slice(0, 200) || '(empty prompt)',
+  invert: (r) => (r.image.source === 'data' ? (r.image.name ?? 'uploaded image').slice(0, 200) : `library image ${r.image.id}`),
+  downloadModel: (r) => `download ${r.id}`,
+  importModel: (r) => `import ${r.path.slice(-180)}`,
+};
+
 /** Short human label of a job (prompt or file name). */
 export function jobLabel(r: RequestOf<JobRequestType>): string {
-  switch (r.type) {
-    case 'generate':
-      return r.prompt.slice(0, 200) || '(empty prompt)';
-    case 'invert':
-      return r.image.source === 'data' ? (r.image.name ?? 'uploaded image').slice(0, 200) : `library image ${r.image.id}`;
-    case 'downloadModel':
-      return `download ${r.id}`;
-    case 'importModel':
-      return `import ${r.path.slice(-180)}`;
-  }
+  return (JOB_LABELS[r.type] as (r: RequestOf<JobRequestType>) => string)(r);
 }
 
 /** Map anything thrown to a stable code and a message for the user. */

@@ -5,23 +5,25 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { MAX_LIST_ITEMS } from '../../shared/ipc/limits.js';
 import type { ModelInfo } from '../../shared/ipc/models.js';
 import type { TokenizeResult } from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
 import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/load-model-set.js';
 import { generate } from '../engine/diffusion/pipeline.js';
-import { loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
+import { checkImageSize, sizeLimitModelForInversion } from '../engine/diffusion/size-limits.js';
+import { countTokens, loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
 import { CancelledError, EngineError } from '../engine/errors.js';
 import { loadImage } from '../engine/image/image-io.js';
 import { inversionModelsFromSet } from '../engine/inversion/from-model-set.js';
 import type { InversionModels } from '../engine/inversion/inversion-models.js';
 import { invert, type InitSpec, type InvertResult } from '../engine/inversion/invert.js';
+import { OptionalModelCache, resolveOptionalModels } from '../engine/inversion/optional-models.js';
 import { presetSettings } from '../engine/inversion/presets.js';
 import { listModels, resolveCacheDir, type ModelListing } from '../engine/models/cache.js';
 import { downloadModel } from '../engine/models/downloader.js';
 import { importModelFolder } from '../engine/models/import.js';
 import { getManifest, loadManifests } from '../engine/models/shipped-manifests.js';
-import { InversionHelperCache, NO_CAPTIONER_WARNING } from './inversion-helpers.js';
 import type {
   EngineAdapter,
   EngineProgress,
@@ -73,9 +75,8 @@ function mapInvertOutput(r: InvertResult, warnings: string[]): InvertOutput {
   return {
     prompt: r.prompt,
     initialPrompt: r.initialPrompt,
-    candidates: [...r.candidates]
-      .sort((a, b) => b.score - a.score)
-      .map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, ...(c.png ? { png: c.png } : {}) })),
+    // Best first, as invert() ranks them.
+    candidates: r.candidates.map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, ...(c.png ? { png: c.png } : {}) })),
     loss: r.loss,
     iterations: r.iterations,
     seconds: r.seconds,
@@ -95,7 +96,8 @@ export function createRealEngine(): EngineAdapter {
   // One warm model set (and its inversion graphs) at a time: they hold onnxruntime sessions and weights.
   let loaded: { key: string; set: Promise<ModelSet>; inversion?: Promise<InversionModels> } | undefined;
   const tokenizers = new Map<string, Promise<ClipTokenizer>>();
-  const extras = new InversionHelperCache();
+  // Captioner, CLIP and GPT-2 stay loaded between inversions (optional-models.ts).
+  const optional = new OptionalModelCache();
 
   const modelSet = async (ref: string, opts: RunOptions): Promise<{ ms: ModelSet; entry: NonNullable<typeof loaded> }> => {
     const key = `${ref}|${provider()}|${cacheDir()}`;
@@ -179,18 +181,18 @@ export function createRealEngine(): EngineAdapter {
         throw e;
       });
       const size = models.defaultSize;
+      checkImageSize(sizeLimitModelForInversion(models), size, size, 'invert'); // memory bound, before the image is decoded
       const target = await loadImage(spec.image, { width: size, height: size, fit: 'cover' });
-      const helpers = await extras.resolve(cacheDir());
-      const warnings = [...helpers.warnings];
-      let init: InitSpec;
-      if (spec.init?.trim()) init = { kind: 'text', text: spec.init };
-      else if (helpers.captioner) {
-        const instance = await extras.loadCaptioner(cacheDir(), helpers.captioner);
-        init = { kind: 'caption', captioner: helpers.captioner, cacheDir: cacheDir(), offline: true, instance };
-      } else {
-        init = { kind: 'random' };
-        warnings.push(NO_CAPTIONER_WARNING);
-      }
+      const givenText = spec.init?.trim() ? spec.init : undefined;
+      const helpers = await resolveOptionalModels(
+        { cacheDir: cacheDir(), modelSetDir: ms.dir, choices: { captioner: givenText ? 'off' : 'auto' } },
+        optional,
+      );
+      const init: InitSpec = givenText
+        ? { kind: 'text', text: givenText }
+        : helpers.captioner
+          ? { kind: 'caption', cacheDir: cacheDir(), offline: true, instance: helpers.captioner }
+          : { kind: 'random' };
       const overrides = {
         seed: spec.seed,
         ...(spec.objective ? { objective: spec.objective } : {}),
@@ -223,30 +225,13 @@ export function createRealEngine(): EngineAdapter {
             }
           : {}),
       });
-      const out = mapInvertOutput(result, warnings);
+      const out = mapInvertOutput(result, helpers.warnings);
       if (result.stopped === 'cancelled') throw new CancelledError('inversion cancelled; best result so far kept', out);
       return out;
     },
 
     async tokenize(text: string, ref: string): Promise<TokenizeResult> {
-      const tok = await tokenizerFor(ref);
-      const tokens = tok.tokenizeWithSpans(text);
-      const limit = tok.contextLength - 2;
-      const enc = tok.encode(text);
-      const src = text.normalize('NFC');
-      const droppedFrom = enc.truncated ? Math.max(0, src.trimEnd().length - enc.truncated.text.length) : null;
-      // Spans are offsets in the NFC form; they are only offsets in `text` when that is NFC too.
-      const spansApply = src === text;
-      return {
-        tokens: tokens
-          .slice(0, 10_000)
-          .map(({ id, start, end }) => ({ id, text: tok.decodeToken(id).slice(0, 256), ...(spansApply ? { start, end } : {}) })),
-        count: tokens.length,
-        limit,
-        truncated: enc.truncated !== null,
-        droppedFrom,
-        droppedWords: (enc.truncated?.words ?? []).slice(0, 10_000).map((w) => w.slice(0, 256)),
-      };
+      return countTokens(await tokenizerFor(ref), text, { maxItems: MAX_LIST_ITEMS, maxTextChars: 256 });
     },
 
     async listModels() {
@@ -308,7 +293,7 @@ export function createRealEngine(): EngineAdapter {
     },
 
     async dispose() {
-      await extras.dispose();
+      await optional.dispose();
       const old = loaded;
       loaded = undefined;
       if (old) await (await old.set.catch(() => undefined))?.release();

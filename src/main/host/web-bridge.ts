@@ -4,7 +4,7 @@
  *
  * Security model: loopback only; the Host header must name the loopback address (DNS rebinding);
  * a per-launch random token is required on every request, either as `?token=` or as the HttpOnly
- * SameSite=Strict cookie set when the tokenised URL is first opened; WebSocket upgrades must also
+ * SameSite=Strict cookie (`studio_token_<port>`) set when the tokenised URL is first opened; WebSocket upgrades must also
  * come from our own origin; library images are served only by plain file name from the library
  * folder; HTML is sent with a strict Content-Security-Policy.
  */
@@ -15,13 +15,24 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { WEB_HEALTH_PATH, WEB_LIBRARY_PREFIX, WEB_SOCKET_PATH } from '../../shared/ipc/channels.js';
 import { MAX_MESSAGE_CHARS } from '../../shared/ipc/limits.js';
 import type { EngineHost } from './engine-host.js';
 import { resolveLibraryFile } from './library.js';
 import { rendererContentSecurityPolicy } from './csp.js';
 
 export const LOOPBACK = '127.0.0.1';
+/** Prefix of the token cookie; the name carries the port (tokenCookieName). */
 export const TOKEN_COOKIE = 'studio_token';
+
+/**
+ * `studio_token_<port>`: cookies are not port-scoped, so a browser sends every 127.0.0.1 cookie to
+ * every local service; with the port in the name two bridges keep their own cookie and no other
+ * service's cookie is mistaken for ours.
+ */
+export function tokenCookieName(port: number): string {
+  return `${TOKEN_COOKIE}_${port}`;
+}
 
 export interface WebBridgeOptions {
   host: EngineHost;
@@ -114,7 +125,7 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
   /** 'query' when the token came in the URL (then we set the cookie), 'cookie', or undefined. */
   const authorise = (req: IncomingMessage, url: URL): 'query' | 'cookie' | undefined => {
     if (tokensEqual(url.searchParams.get('token') ?? undefined, token)) return 'query';
-    if (tokensEqual(cookieValue(req, TOKEN_COOKIE), token)) return 'cookie';
+    if (tokensEqual(cookieValue(req, tokenCookieName(port)), token)) return 'cookie';
     return undefined;
   };
 
@@ -165,7 +176,7 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
       const auth = authorise(req, url);
       if (!auth) return deny(res, 401, 'missing or wrong token: open the URL printed by `inversion-studio serve`');
       if (auth === 'query') {
-        res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
+        res.setHeader('Set-Cookie', `${tokenCookieName(port)}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
       }
       let pathname: string;
       try {
@@ -175,13 +186,13 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
       }
       if (pathname.includes('\0')) return deny(res, 400, 'bad path');
 
-      if (pathname === '/api/health') {
+      if (pathname === WEB_HEALTH_PATH) {
         baseHeaders(res);
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         return res.end(JSON.stringify({ ok: true, engine: opts.host.engineState }));
       }
-      if (pathname.startsWith('/library/')) {
-        const name = pathname.slice('/library/'.length);
+      if (pathname.startsWith(WEB_LIBRARY_PREFIX)) {
+        const name = pathname.slice(WEB_LIBRARY_PREFIX.length);
         const file = resolveLibraryFile(opts.host.libraryDir, name);
         if (!file) return deny(res, 403, 'forbidden');
         return sendFile(req, res, file, 'private, max-age=3600');
@@ -220,7 +231,7 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
     } catch {
       return reject(400, 'Bad Request');
     }
-    if (url.pathname !== '/api/ws') return reject(404, 'Not Found');
+    if (url.pathname !== WEB_SOCKET_PATH) return reject(404, 'Not Found');
     if (!authorise(req, url)) return reject(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });

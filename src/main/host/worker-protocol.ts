@@ -6,6 +6,7 @@
  */
 import type { ServerMessage } from '../../shared/ipc/protocol.js';
 import type { Settings } from '../../shared/ipc/settings.js';
+import type { StudioNotice } from './notices.js';
 
 export interface WorkerConfig {
   settings: Settings;
@@ -18,4 +19,8 @@ export type HostToWorker =
   /** `request` is validated again by the worker; `jobId` pins the id of a job request. */
   | { kind: 'request'; id: string; request: unknown; jobId?: string };
 
-export type WorkerToHost = ServerMessage | { kind: 'ready'; capabilities: string[]; pid: number };
+export type WorkerToHost =
+  | ServerMessage
+  | { kind: 'ready'; capabilities: string[]; pid: number }
+  /** Something the user must be told (e.g. the library index was damaged and rebuilt), see notices.ts. */
+  | { kind: 'notice'; notice: StudioNotice };

@@ -9,6 +9,7 @@
  */
 import { EngineService } from './engine-service.js';
 import type { EngineAdapter } from './engine-adapter.js';
+import { onNotice, recentNotices } from './notices.js';
 import type { HostToWorker, WorkerToHost } from './worker-protocol.js';
 
 interface Channel {
@@ -68,8 +69,14 @@ export async function runEngineWorker(createEngine: () => Promise<EngineAdapter>
   });
   // Parent gone (IPC channel closed): nothing left to serve.
   process.on('disconnect', () => process.exit(0));
+  // The host stops the worker with SIGTERM; exiting through process.exit runs the exit hooks that
+  // remove this process's temp files (temp-files.ts), which the default SIGTERM action skips.
+  process.on('SIGTERM', () => process.exit(143));
 
   const channel = await openChannel();
+  // Notices raised here (the library's) go to the host, which shows them.
+  for (const n of recentNotices()) channel.send({ kind: 'notice', notice: n });
+  onNotice((n) => channel.send({ kind: 'notice', notice: n }));
   const engine = await createEngine();
   let service: EngineService | undefined;
   const backlog: HostToWorker[] = [];

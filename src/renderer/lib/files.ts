@@ -10,14 +10,6 @@ export function readAsDataUrl(file: Blob): Promise<string> {
   });
 }
 
-/** Fetches an image URL (library image, data URL) into a data URL, e.g. to invert a library image. */
-export async function urlToDataUrl(url: string): Promise<string> {
-  if (url.startsWith('data:')) return url;
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`could not load ${url}: HTTP ${res.status}`);
-  return readAsDataUrl(await res.blob());
-}
-
 /** Copies text to the clipboard; falls back to a hidden textarea where the API is unavailable. */
 export async function copyText(text: string): Promise<void> {
   try {

@@ -10,7 +10,13 @@ import { CandidateSchema, LibraryItemSchema } from './library.js';
 import { MAX_CANDIDATES, MAX_ITERATIONS } from './limits.js';
 import { ModelInfoSchema } from './models.js';
 
-export const JobKindSchema = z.enum(['generate', 'invert', 'downloadModel', 'importModel']);
+/**
+ * Request types that start a job (each also a request in requests.ts, answered with `{ jobId }`,
+ * with a result schema in JobResultSchema below). A new kind: add it here, its request and
+ * result schemas, and its job module in src/main/host/jobs/.
+ */
+export const JOB_KINDS = ['generate', 'invert', 'downloadModel', 'importModel'] as const;
+export const JobKindSchema = z.enum(JOB_KINDS);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
 /**

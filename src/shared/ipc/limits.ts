@@ -24,6 +24,11 @@ export const MAX_LIST_ITEMS = 10_000;
 /** Loss curves: one number per iteration. */
 export const MAX_ITERATIONS = 10_000;
 export const MAX_CANDIDATES = 256;
+/**
+ * Jobs waiting behind the running one. A job request beyond it is refused with QUEUE_FULL: a
+ * queued job holds its request (an inversion's image, up to MAX_IMAGE_BYTES) until it runs.
+ */
+export const MAX_QUEUED_JOBS = 32;
 
 /** CLIP's context: 77 token positions including BOS and EOS, so 75 for the prompt itself. */
 export const CLIP_CONTEXT_LENGTH = 77;

@@ -17,7 +17,7 @@ import {
   SchedulerSchema,
   SeedSchema,
 } from './common.js';
-import { JobInfoSchema } from './jobs.js';
+import { JOB_KINDS, JobInfoSchema, type JobKind } from './jobs.js';
 import { LibraryItemSchema } from './library.js';
 import { MAX_LIST_ITEMS } from './limits.js';
 import { ModelInfoSchema } from './models.js';
@@ -100,9 +100,9 @@ export type RequestType = Request['type'];
 export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
 export const REQUEST_TYPES = RequestSchema.options.map((o) => o.shape.type.value) as RequestType[];
 
-/** Requests that start a job (answered with a JobAccepted). */
-export const JOB_REQUEST_TYPES = ['generate', 'invert', 'downloadModel', 'importModel'] as const;
-export type JobRequestType = (typeof JOB_REQUEST_TYPES)[number];
+/** Requests that start a job (answered with a JobAccepted): the job kinds of jobs.ts. */
+export const JOB_REQUEST_TYPES = JOB_KINDS satisfies readonly RequestType[];
+export type JobRequestType = JobKind;
 export function isJobRequest(r: Request): r is RequestOf<JobRequestType> {
   return (JOB_REQUEST_TYPES as readonly string[]).includes(r.type);
 }

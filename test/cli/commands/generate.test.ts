@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { canMakeFifo, makeFifo, NO_FIFO } from '../../main/engine/io/fs-fixtures.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +57,7 @@ describe('inversion-studio generate', () => {
     expect(out.join('\n')).toMatch(/wrote .*a\.png \(64x64, demo, ddim 4 steps, guidance 7\.5, seed 42/);
     // Progress bar on stderr, ending with the full bar.
     expect(err.join('')).toMatch(/denoise \[#{24}\] 4\/4/);
-    expect(existsSync(`${a}.tmp-${process.pid}`)).toBe(false);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('honours scheduler, guidance, negative prompt and --json', async () => {
@@ -115,6 +116,31 @@ describe('inversion-studio generate', () => {
     expect(await gen('x', '--size', '72x64', '-o', o)).toBe(1);
     expect(err.join('')).toMatch(/width 72 is not a multiple of 32, which model set demo needs; try 64/);
     expect(existsSync(o)).toBe(false);
+  });
+
+  it('refuses sizes over the memory bound before allocating, with the limit in the message', async () => {
+    const o = path.join(tmp, 'huge.png');
+    expect(await gen('x', '--size', '4096x4096', '--steps', '1', '-o', o)).toBe(1);
+    expect(err.join('')).toMatch(/4096x4096 is too large to generate with demo: at most 262,144 pixels \(e\.g\. 512x512\)/);
+    expect(existsSync(o)).toBe(false);
+  });
+
+  it.skipIf(!canMakeFifo)('-o FIFO (the /dev/full case) is refused before any work and stays a FIFO' + NO_FIFO, async () => {
+    const fifo = path.join(tmp, 'full');
+    makeFifo(fifo);
+    expect(await gen('x', ...fast, '-o', fifo)).toBe(1);
+    expect(err.join('')).toMatch(/refusing to write the output image to .*full: it is a named pipe \(FIFO\), not a regular file/);
+    expect(err.join('')).not.toMatch(/denoise/); // nothing was generated
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(out.join('')).not.toMatch(/wrote/);
+  });
+
+  it('-o DIR says it is a folder and leaves no temp file (was a raw EISDIR)', async () => {
+    const d = path.join(tmp, 'out-dir');
+    mkdirSync(d);
+    expect(await gen('x', ...fast, '-o', d)).toBe(1);
+    expect(err.join('')).toMatch(/it is a folder, not a regular file; give a file path \(for example .*out-dir\/name\)/);
+    expect(readdirSync(tmp).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
   it('rejects bad options', async () => {

@@ -224,18 +224,37 @@ describe('inversion-studio invert', () => {
     expect(existsSync(json)).toBe(false);
   });
 
-  it('without --init and without a captioner, says how to install one or to pass --init', async () => {
+  it('without --init and without a captioner, starts from random words with a warning; a named captioner must be installed', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'invert-nocap-'));
     try {
-      const r = await cli([catPng, '--cache', empty, '--size', '128']);
-      expect(r.code).toBe(1);
-      expect(r.err).toMatch(/florence2 captioner \(onnx-community\/Florence-2-base-ft\) is not installed/);
-      expect(r.err).toMatch(/inversion-studio models download florence2-base-ft/);
-      expect(r.err).toMatch(/--init "TEXT"/);
+      // A named captioner that is absent: how to install it, or to pass --init, before anything is loaded.
       const v = await cli([catPng, '--cache', empty, '--size', '128', '--captioner', 'vit-gpt2']);
+      expect(v.code).toBe(1);
+      expect(v.err).toMatch(/vit-gpt2 captioner \(Xenova\/vit-gpt2-image-captioning\) is not installed/);
       expect(v.err).toMatch(/models download vit-gpt2/);
-      // Nothing was generated in that cache: the check comes before loading models.
+      expect(v.err).toMatch(/--init "TEXT"/);
       expect(existsSync(path.join(empty, 'models', 'demo'))).toBe(false);
+
+      // None named and none installed: random words, as the studio does.
+      const json = path.join(dir, 'random.json');
+      let started: string | undefined;
+      hooks.wrap = (real, m, t, o) => {
+        started = o.init.kind;
+        return real(m, t, o);
+      };
+      const demoDir = await testDemoModelSet();
+      const args = ['--cache', empty, '--models', demoDir, '--size', '128', '--objective', 'denoise', '--iterations', '2'];
+      const r = await cli([catPng, ...args, '--json', json]);
+      expect(r.code, r.err).toBe(0);
+      expect(started).toBe('random');
+      expect(r.err).toMatch(
+        /warning: No captioner is installed \(onnx-community\/Florence-2-base-ft\), so the inversion started from random words/,
+      );
+      expect(r.err).toMatch(/models download florence2-base-ft/);
+      const rec = JSON.parse(readFileSync(json, 'utf8')) as InvertRecord;
+      expect(rec.init).toBe('random');
+      expect(rec.initialPrompt.split(' ')).toHaveLength(8);
+      expect(r.out).toBe(rec.prompt);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

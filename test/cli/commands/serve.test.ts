@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,37 @@ describe('inversion-studio serve', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+  });
+
+  it("tells about a damaged config.json (moved aside) and refuses another program's library folder, touching neither", async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'serve-'));
+    const data = path.join(tmp, 'data');
+    const lib = path.join(tmp, 'lib');
+    mkdirSync(data);
+    mkdirSync(lib);
+    writeFileSync(path.join(data, 'config.json'), '{"provider": "cpu", "libraryDir": "/somewhere", "mod');
+    const foreign = '{"app": "other", "files": []}';
+    writeFileSync(path.join(lib, 'index.json'), foreign);
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(
+        process.execPath,
+        [path.join(ROOT, 'bin/inversion-studio.js'), 'serve', '--port', '0', '--data', data, '--library', lib],
+        {
+          env: { ...process.env, INVERSION_STUDIO_ENGINE_WORKER: path.join(ROOT, 'test/main/host/fake-engine-worker.ts') },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('exit', (code) => resolve({ code, err }));
+    });
+    expect(r.err).toMatch(
+      /warning: The settings file .*config\.json was damaged .*moved to config\.json\.corrupt-.*Recovered: provider, libraryDir/,
+    );
+    expect(r.err).toMatch(/index\.json is not an Inversion Studio library index .*left untouched/);
+    expect(r.code).toBe(1);
+    expect(readFileSync(path.join(lib, 'index.json'), 'utf8')).toBe(foreign);
+    expect(JSON.parse(readFileSync(path.join(data, 'config.json'), 'utf8')).libraryDir).toBe('/somewhere');
   });
 
   it('explains bad options', async () => {

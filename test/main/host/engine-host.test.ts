@@ -18,7 +18,7 @@ interface FakeWorker extends WorkerHandle {
   crash(): void;
 }
 
-function inProcessLauncher(opts: { failStart?: () => boolean } = {}) {
+function inProcessLauncher(opts: { failStart?: () => boolean; maxQueuedJobs?: number } = {}) {
   const workers: FakeWorker[] = [];
   let pid = 1000;
   const launch = (): FakeWorker => {
@@ -47,6 +47,7 @@ function inProcessLauncher(opts: { failStart?: () => boolean } = {}) {
               libraryDir: msg.config.libraryDir,
               send: (m) => alive && onMsg(m),
               progressIntervalMs: 0,
+              ...(opts.maxQueuedJobs ? { maxQueuedJobs: opts.maxQueuedJobs } : {}),
             });
             onMsg({ kind: 'ready', capabilities: ['generate'], pid: myPid });
           } else if (service) {
@@ -126,6 +127,24 @@ describe('EngineHost', () => {
     await out.waitEvent('job.result', (e) => e.jobId === b.result.jobId);
     expect(out.jobEvents(c.result.jobId).map((e) => e.type)).toEqual(['job.queued', 'job.cancelled']);
     expect(host.restarts).toBe(1);
+    await host.stop();
+  });
+
+  it('a job the engine refuses (queue full) is answered QUEUE_FULL and not resubmitted after a crash', async () => {
+    const { host, ask, out, workers } = setup({ maxQueuedJobs: 2 });
+    await host.start();
+    const running = (await ask({ type: 'generate', prompt: 'long', steps: 150 })) as { result: { jobId: string } };
+    await out.waitEvent('job.started', (e) => e.jobId === running.result.jobId);
+    const queued = [];
+    for (const prompt of ['second', 'third'])
+      queued.push(((await ask({ type: 'generate', prompt, steps: 1 })) as { result: { jobId: string } }).result.jobId);
+    expect(await ask({ type: 'generate', prompt: 'one too many', steps: 1 })).toMatchObject({ ok: false, error: { code: 'QUEUE_FULL' } });
+    workers[0]!.crash();
+    await out.waitEvent('engine.status', (e) => e.state === 'crashed');
+    const status = (await ask({ type: 'getStatus' })) as { result: { jobs: { jobId: string }[] } };
+    expect(status.result.jobs.map((j) => j.jobId)).toEqual(queued);
+    await out.waitEvent('engine.status', (e) => e.state === 'restarted');
+    for (const id of queued) await out.waitEvent('job.result', (e) => e.jobId === id);
     await host.stop();
   });
 

@@ -8,11 +8,18 @@ import { EngineService } from '../../../src/main/host/engine-service.js';
 import { Collector } from './collector.js';
 import { createFakeEngine } from './fake-engine.js';
 
-function setup(stepMs = 5) {
+function setup(stepMs = 5, maxQueuedJobs?: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'svc-'));
   const out = new Collector();
   const engine = createFakeEngine({ stepMs });
-  const service = new EngineService({ engine, settings: DEFAULT_SETTINGS, libraryDir: dir, send: out.send, progressIntervalMs: 0 });
+  const service = new EngineService({
+    engine,
+    settings: DEFAULT_SETTINGS,
+    libraryDir: dir,
+    send: out.send,
+    progressIntervalMs: 0,
+    ...(maxQueuedJobs ? { maxQueuedJobs } : {}),
+  });
   let n = 0;
   const ask = async (request: unknown) => {
     const id = `q${++n}`;
@@ -147,5 +154,26 @@ describe('EngineService (plumbing, injected engine)', () => {
     expect(stored.kind === 'inversion' && stored.inversion.candidates[0]?.file).toMatch(/-c0\.png$/);
     const png = readFileSync(path.join(service.libraryDir, stored.file));
     expect((await sharp(png).metadata()).format).toBe('png');
+  });
+
+  it('refuses job requests beyond the queue limit with QUEUE_FULL; finished jobs keep no previews', async () => {
+    const { out, ask, service } = setup(5, 2);
+    const image = { source: 'data', dataUrl: await dataUrl(), name: 'target.png' };
+    const accepted = [];
+    for (let i = 0; i < 3; i++) accepted.push(await ask({ type: 'invert', image, iterations: 40 }));
+    expect(accepted.every((r) => r.ok)).toBe(true);
+    const refused = await ask({ type: 'generate', prompt: 'one too many' });
+    expect(refused).toMatchObject({
+      ok: false,
+      error: { code: 'QUEUE_FULL', message: expect.stringMatching(/2 jobs are already waiting/) },
+    });
+    await service.idle();
+    const ids = accepted.map((r) => (r as { result: { jobId: string } }).result.jobId);
+    // Previews went out while the inversions ran (every 5 iterations), but the finished jobs do not hold them.
+    expect(out.jobEvents(ids[0]!).some((e) => e.type === 'job.progress' && e.progress.previewPng)).toBe(true);
+    const jobs = service.jobs();
+    expect(jobs.map((j) => j.state)).toEqual(['done', 'done', 'done']);
+    expect(jobs.every((j) => j.progress !== undefined && j.progress.previewPng === undefined)).toBe(true);
+    expect(JSON.stringify(jobs)).not.toMatch(/base64/);
   });
 });

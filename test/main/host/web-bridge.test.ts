@@ -16,7 +16,7 @@ import { connectWebBridge, type WebSocketCtor } from '../../../src/shared/web-br
 import { EngineHost } from '../../../src/main/host/engine-host.js';
 import { nodeWorkerLauncher } from '../../../src/main/host/node-worker.js';
 import { FileSettingsStore } from '../../../src/main/host/settings-store.js';
-import { startWebBridge, type WebBridge } from '../../../src/main/host/web-bridge.js';
+import { startWebBridge, tokenCookieName, type WebBridge } from '../../../src/main/host/web-bridge.js';
 
 const fakeWorkerEntry = fileURLToPath(new URL('./fake-engine-worker.ts', import.meta.url));
 
@@ -141,6 +141,13 @@ describe('web bridge: access control', () => {
     expect(String(ok.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict/);
     expect((await raw('/assets/app.js', { Cookie: cookie })).status).toBe(200);
     expect((await raw('/assets/app.js', { Cookie: 'studio_token=nope' })).status).toBe(401);
+    // The cookie is named per port (cookies are not port-scoped: two bridges, or another local
+    // service, would otherwise share or overwrite it); the bare name carries no authority.
+    expect(cookie.startsWith(`studio_token_${bridge.port}=`)).toBe(true);
+    expect(cookie.split('=')[0]).toBe(tokenCookieName(bridge.port));
+    expect((await raw('/assets/app.js', { Cookie: `studio_token=${bridge.token}` })).status).toBe(401);
+    expect((await raw('/assets/app.js', { Cookie: `studio_token_${bridge.port + 1}=${bridge.token}` })).status).toBe(401);
+    expect((await raw('/assets/app.js', { Cookie: `other=1; ${cookie}` })).status).toBe(200);
     const ws = `ws://127.0.0.1:${bridge.port}/api/ws`;
     expect(await wsStatus(ws)).toBe(401);
     expect(await wsStatus(`${ws}?token=wrong`)).toBe(401);

@@ -1,5 +1,5 @@
 /**
- * Loading a Stable Diffusion model set (diffusers ONNX layout, DESIGN §3): validates the folder,
+ * Loading a Stable Diffusion model set (diffusers ONNX layout: docs/generation.md): validates the folder,
  * opens the four sessions, loads tokenizer and scheduler config, and reads the I/O metadata that
  * differs between exports (timestep int64/float32/float16, fp16 or fp32 activations, int32 or
  * int64 token ids, LCM's `timestep_cond`, fixed or symbolic batch).
@@ -9,13 +9,15 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, throwIfAborted } from '../errors.js';
 import { assertModelFolder } from '../models/model-folder.js';
-import { installedModelDir, resolveCacheDir } from '../models/cache.js';
+import { cacheTempDir, installedModelDir, resolveCacheDir, sweepCache } from '../models/cache.js';
 import { MODEL_ID_PATTERN } from '../models/manifest-schema.js';
 import { DEMO_MODEL_ID, ensureDemoModelSet, readDemoStamp } from '../models/demo/index.js';
+import { ensureShapesModelSet } from '../models/shapes/install.js';
+import { readShapesStamp, SHAPES_MODEL_ID } from '../models/shapes/stamp.js';
 import { createSession, type ProviderChoice, type RuntimeWarning, type Session, type TensorInfo } from '../runtime/index.js';
 import type { ExecutionProvider } from '../runtime/providers.js';
 import type { FloatType, IdsType, TimestepType } from '../runtime/tensors.js';
-import { readModel, serializeForSession } from '../onnx/model-io.js';
+import { readModel, serializeForSession, setSessionTempDir, sweepSessionTemps } from '../onnx/model-io.js';
 import { zeroRandomSamplers } from '../onnx/zero-random.js';
 import { loadSchedulerConfig, type DiffusersSchedulerConfig, type SchedulerName } from './schedulers/index.js';
 import { loadClipTokenizer, type ClipTokenizer } from './tokenizer/index.js';
@@ -121,6 +123,11 @@ export async function resolveModelSetDir(
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     return { dir, name: DEMO_MODEL_ID };
+  }
+  if (dirOrName === SHAPES_MODEL_ID) {
+    // the trained shapes set: copied into the cache from the committed models/shapes/ on first use
+    const dir = await ensureShapesModelSet(opts.cacheDir, opts.signal ? { signal: opts.signal } : {});
+    return { dir, name: SHAPES_MODEL_ID };
   }
   const looksLikePath = dirOrName.includes('/') || dirOrName.includes('\\') || dirOrName.startsWith('.');
   if (looksLikePath || existsSync(dirOrName)) {
@@ -236,7 +243,68 @@ export function describeIo(
  *   ('INVALID_MODEL') when a component is not the expected export.
  */
 export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions = {}): Promise<ModelSet> {
+  await useCache(resolveCacheDir(opts.cacheDir));
+  try {
+    return await loadResolved(dirOrName, opts);
+  } catch (e) {
+    // The demo set is ours to regenerate: a damaged one (truncated weights, a broken tokenizer...)
+    // is rebuilt once instead of sending the user to re-download something that was never downloaded.
+    if (dirOrName !== DEMO_MODEL_ID || !(e instanceof EngineError) || !DAMAGED_CODES.has(e.code)) throw e;
+    const dir = await resolveModelSetDir(DEMO_MODEL_ID, opts).then(
+      (r) => r.dir,
+      () => '<cache>/models/demo',
+    );
+    opts.onWarning?.({
+      type: 'warning',
+      code: 'MODEL_FOLDER',
+      message: `the demo model set in ${dir} was damaged (${firstSentence(e.message)}); regenerating it`,
+    });
+    await ensureDemoModelSet(opts.cacheDir, {
+      regenerate: true,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    try {
+      return await loadResolved(dirOrName, opts);
+    } catch (again) {
+      if (!(again instanceof EngineError) || !DAMAGED_CODES.has(again.code)) throw again;
+      throw new EngineError(
+        again.code,
+        `the demo model set in ${dir} is damaged even after regenerating it (${firstSentence(again.message)}). Delete ${dir} and run the command again; if it persists, check the disk (space, errors).`,
+        { cause: again },
+      );
+    }
+  }
+}
+
+/** Error codes that mean "the files of the model set are bad" (not a bad request). */
+const DAMAGED_CODES = new Set(['INVALID_MODEL', 'MODEL_FOLDER']);
+
+/** The first line of a message without its "re-download it" advice (wrong for a generated set). */
+function firstSentence(m: string): string {
+  return m
+    .split('\n')[0]!
+    .replace(/[.;,]?\s*re-download[^.;]*\.?$/i, '')
+    .slice(0, 400);
+}
+
+const sweptCaches = new Set<string>();
+
+/**
+ * Session models of this process go under the cache's temp folder; what earlier processes left
+ * there (and elsewhere in the cache) is removed once per cache and process.
+ */
+async function useCache(cacheDir: string): Promise<void> {
+  setSessionTempDir(cacheTempDir(cacheDir));
+  if (sweptCaches.has(cacheDir)) return;
+  sweptCaches.add(cacheDir);
+  await sweepCache(cacheDir);
+}
+
+async function loadResolved(dirOrName: string, opts: LoadModelSetOptions): Promise<ModelSet> {
   const { dir, name } = await resolveModelSetDir(dirOrName, opts);
+  // Temp models a killed process left next to the weights would otherwise be reported on every load.
+  await sweepSessionTemps(dir);
   const report = await assertModelFolder(dir);
   const warnings: string[] = [...report.warnings];
   const warn = (w: RuntimeWarning | { type: 'warning'; code: string; message: string }): void => {
@@ -285,7 +353,7 @@ export async function loadModelSet(dirOrName: string, opts: LoadModelSetOptions 
     const vaeDecoder = await open('vae_decoder');
     const vaeEncoder = loadEncoder ? await open('vae_encoder') : undefined;
 
-    const stamp = await readDemoStamp(dir);
+    const stamp = (await readDemoStamp(dir)) ?? (await readShapesStamp(dir));
     const vaeConfig = (await readJsonMaybe(path.join(dir, 'vae_decoder', 'config.json'))) ?? {};
     const sf = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : 0.18215;
     const sizeMultiple = stamp?.sizeMultiple ?? 8;

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { CancelledError, EngineError } from '../errors.js';
 import { imageToPng } from '../image/image-io.js';
 import { samplerLabel } from '../image/a1111.js';
+import { checkImageSize, sizeLimitModel } from './size-limits.js';
 import type { ModelSet } from './load-model-set.js';
 import { gaussian, RNG_VERSION } from './rng.js';
 import { applyStep, getScheduler, type SamplingPlan, type SchedulerName } from './schedulers/index.js';
@@ -60,6 +61,22 @@ export interface GenerateWarning {
   message: string;
 }
 
+/**
+ * A replacement for the guided noise prediction of one denoising step (same contract as
+ * `predictNoise(ms, latentIn, timestep, cond, uncond, guidance, h, w)`; `step` is the step index).
+ * Attention capture uses it (attention/capture-predictor.ts).
+ */
+export type NoisePredictor = (
+  latentIn: Float32Array,
+  timestep: number,
+  cond: Float32Array,
+  uncond: Float32Array | undefined,
+  guidance: number,
+  h: number,
+  w: number,
+  step: number,
+) => Promise<Float32Array>;
+
 export interface GenerateOptions {
   signal?: AbortSignal;
   onProgress?: (e: GenerateProgress) => void;
@@ -68,6 +85,8 @@ export interface GenerateOptions {
   onStep?: (step: number, latent: Float32Array) => void;
   /** Also encode the PNG (default true). */
   png?: boolean;
+  /** Opt-in replacement of the UNet evaluation (e.g. with attention capture); absent = the plain UNet session. */
+  predictNoise?: NoisePredictor;
 }
 
 /** `partial` of the CancelledError generate() throws. */
@@ -136,6 +155,8 @@ export function validateGenerateRequest(ms: ModelSet, req: GenerateRequest): voi
     if (v % mult !== 0) bad(`${k} ${v} is not a multiple of ${mult}, which model set ${ms.name} needs; try ${fix}`);
     if (v > 4096) bad(`${k} ${v} is too large (at most 4096)`);
   }
+  // Memory bound (size-limits.ts): a clear error before the latents or any session buffer exist.
+  checkImageSize(sizeLimitModel(ms), req.width, req.height, 'generate', { multiple: mult });
   if (!Number.isSafeInteger(req.seed) || req.seed < 0) bad(`seed must be an integer >= 0 (got ${req.seed})`);
   if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > 1000) bad(`steps must be an integer from 1 to 1000 (got ${req.steps})`);
   if (!Number.isFinite(req.guidance) || req.guidance < 0 || req.guidance > 100)
@@ -243,7 +264,9 @@ export async function generate(ms: ModelSet, req: GenerateRequest, opts: Generat
     const ts = performance.now();
     const scale = plan.modelInputScale[i]!;
     for (let e = 0; e < n; e++) input[e] = scale * x[e]!;
-    const eps = await predictNoise(ms, input, plan.timesteps[i]!, cond, uncond, req.guidance, h, w);
+    const eps = opts.predictNoise
+      ? await opts.predictNoise(input, plan.timesteps[i]!, cond, uncond, req.guidance, h, w, i)
+      : await predictNoise(ms, input, plan.timesteps[i]!, cond, uncond, req.guidance, h, w);
     history.unshift(eps);
     if (history.length > maxHistory) history.pop();
     const c = plan.coefficients[i]!;

@@ -1,6 +1,6 @@
 /**
  * The A1111 ("AUTOMATIC1111 web UI") `parameters` text: the de-facto convention other tools read
- * (DESIGN §4). Layout:
+ * (every PNG the studio writes carries it: docs/generation.md, "Pipeline"). Layout:
  *
  *   <prompt, may span lines>
  *   Negative prompt: <negative, may span lines>

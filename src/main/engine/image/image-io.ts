@@ -239,3 +239,18 @@ export function readPngMetadata(png: Uint8Array): PngMetadata {
   }
   return out;
 }
+
+/**
+ * Re-encodes any image sharp reads (an uploaded inversion target: JPEG, WebP, a phone photo with
+ * EXIF orientation) as an upright PNG, so the library stores one format that every viewer shows
+ * the right way up. Width and height are those of the PNG (after rotation).
+ * @throws EngineError('IMAGE') when the bytes are not a readable image
+ */
+export async function toUprightPng(bytes: Uint8Array): Promise<{ png: Buffer; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(bytes).rotate().png().toBuffer({ resolveWithObject: true });
+    return { png: data, width: info.width, height: info.height };
+  } catch (e) {
+    throw new EngineError('IMAGE', `could not read the target image: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -73,7 +73,8 @@ export interface CaptionOptions extends HfOptions {
 }
 
 export interface Captioner {
-  readonly name: CaptionerName;
+  /** A CaptionerName, or the name of a model set's own captioner (model-set-helpers.ts). */
+  readonly name: string;
   caption(image: RgbImage, signal?: AbortSignal): Promise<string>;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Inversion settings and the two presets.
  *
- * `paper` is the EDITOR reference (DESIGN §3): pixel-space MSE after a 5-step LMS sampler with
+ * `paper` is the EDITOR reference (docs/inversion.md, "The EDITOR reference"): pixel-space MSE after a 5-step LMS sampler with
  * guidance 7.5 from seed-0 noise, AdamW with the cyclic 0.05–0.1 schedule, 1000 iterations,
  * snapshots every 50.
  * `fast` is chosen from the planted-prompt benchmark (`npm run bench:invert`, table in

@@ -6,11 +6,13 @@
  *
  * Records live outside the model folders so that a linked import never writes into the user's folder.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, lstat, realpath, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, lstat, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { EngineError } from '../errors.js';
+import { safeWriteFile } from '../io/safe-write.js';
+import { sweepStaleTemps, TEMP_NAME_PATTERNS } from '../io/temp-files.js';
 import { MODEL_ID_PATTERN, MODEL_KINDS, type Manifest, type ModelKind } from './manifest-schema.js';
 import { loadManifests } from './shipped-manifests.js';
 
@@ -78,10 +80,29 @@ export type InstallRecord = z.infer<typeof installRecordSchema>;
 /** Writes the install record atomically (temp + rename); call it only once every file is in place. */
 export async function writeInstallRecord(cacheDir: string, rec: InstallRecord): Promise<void> {
   const file = recordPath(cacheDir, rec.id);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(installRecordSchema.parse(rec), null, 2) + '\n');
-  await rename(tmp, file);
+  await safeWriteFile(file, JSON.stringify(installRecordSchema.parse(rec), null, 2) + '\n', { mkdir: true, what: 'the install record' });
+}
+
+/** `<cache>/tmp`: temporary files of the engine (session models); same file system as the models. */
+export function cacheTempDir(cacheDir: string): string {
+  return path.join(cacheDir, 'tmp');
+}
+
+/** Legacy install-record temp names (`<id>.json.<pid>.tmp`, before safe-write). */
+const LEGACY_RECORD_TEMP = /^[a-z0-9][a-z0-9._-]*\.json\.(\d+)\.tmp$/;
+
+/**
+ * Remove what dead processes left in a cache: session models under `tmp/`, demo sets being
+ * generated and folders being imported under `models/`, install-record temps under `registry/`.
+ * Never throws; returns the paths removed (relative to the cache).
+ */
+export async function sweepCache(cacheDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sub of ['tmp', 'models', 'registry']) {
+    const patterns = sub === 'registry' ? [...TEMP_NAME_PATTERNS, LEGACY_RECORD_TEMP] : TEMP_NAME_PATTERNS;
+    for (const name of await sweepStaleTemps(path.join(cacheDir, sub), { patterns })) out.push(`${sub}/${name}`);
+  }
+  return out;
 }
 
 export async function readInstallRecord(cacheDir: string, id: string): Promise<InstallRecord | undefined> {

@@ -1,7 +1,7 @@
 /**
  * Resumable, verified HTTP(S) downloads.
  *
- * Invariants (DESIGN §4): bytes go to `<dest>.part`; the final name only ever appears through an atomic
+ * Invariants (docs/architecture.md, "Data on disk"): bytes go to `<dest>.part`; the final name only ever appears through an atomic
  * rename after the size/sha256 checks pass; a checksum failure deletes the `.part`; an interruption
  * (cancel, timeout, dropped connection) keeps it, and the next call resumes with an HTTP Range request
  * after re-hashing what is already on disk (so the sha256 covers every byte, old and new).
@@ -12,11 +12,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { CancelledError, EngineError, throwIfAborted } from '../errors.js';
+import { commitTempFile } from '../io/safe-write.js';
 import { modelDir, readInstallRecord, removeInstallRecord, writeInstallRecord } from './cache.js';
 import type { Manifest } from './manifest-schema.js';
 
@@ -344,13 +345,9 @@ async function attempt(url: string, dest: string, part: string, opts: DownloadFi
       await rm(part, { force: true });
       throw new ChecksumError(`sha256 mismatch for ${path.basename(dest)} from ${redact(url)}: expected ${opts.expectedSha256}, got ${sha}. The corrupted file was deleted; run the download again. If it keeps failing, the upstream file changed (pin a revision) or a proxy is altering it.`);
     }
-    const fh = await open(part, 'r+');
-    try {
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await rename(part, dest);
+    // fsync, refuse a non-regular destination, rename, fsync the folder; the verified .part is
+    // kept when this fails (nothing to download again once the cause is fixed).
+    await commitTempFile(part, dest, { what: 'the downloaded file' });
     opts.onProgress?.(progressEvent(size, size, 0));
     return { path: dest, bytes: size, sha256: sha, resumedFrom: startedWith.bytes ?? 0, skipped: false };
   };

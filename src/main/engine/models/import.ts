@@ -1,5 +1,5 @@
 /**
- * "Point at a local folder instead of downloading" (DESIGN §4): validate the folder, then copy it into
+ * "Point at a local folder instead of downloading" (docs/cli.md, `models import`): validate the folder, then copy it into
  * the cache (atomic: copy to a temp folder, rename) or link it in place, and register it.
  */
 import { copyFile, lstat, mkdir, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
@@ -45,7 +45,7 @@ export interface ImportResult {
   record: InstallRecord;
 }
 
-const RESERVED = new Set(['demo']);
+const RESERVED = new Set(['demo', 'shapes']);
 
 async function walk(dir: string, rel = ''): Promise<Array<{ rel: string; size: number }>> {
   const out: Array<{ rel: string; size: number }> = [];
@@ -77,7 +77,7 @@ async function existsL(p: string): Promise<boolean> {
  */
 export async function importModelFolder(dir: string, opts: ImportOptions): Promise<ImportResult> {
   assertModelName(opts.name);
-  if (RESERVED.has(opts.name)) throw new EngineError('INVALID_ARGUMENT', `'${opts.name}' is reserved for the generated demo model set; choose another name.`);
+  if (RESERVED.has(opts.name)) throw new EngineError('INVALID_ARGUMENT', `'${opts.name}' is reserved for a built-in model set (demo, shapes); choose another name.`);
   const src = path.resolve(dir);
   const srcStat = await stat(src).catch(() => undefined);
   if (!srcStat?.isDirectory()) throw new EngineError('MODEL_FOLDER', `${src} is not a folder. Pass the folder that contains the model files.`);

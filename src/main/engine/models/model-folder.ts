@@ -1,5 +1,5 @@
 /**
- * Validation of a diffusers ONNX model folder (DESIGN §3):
+ * Validation of a diffusers ONNX model folder (docs/generation.md, "The diffusers ONNX layout"):
  *
  *   text_encoder/model.onnx        required
  *   unet/model.onnx                required (+ external data: weights.pb, model.onnx_data, ...)
@@ -12,9 +12,10 @@
  * This checks layout only (files present, non-empty, external data referenced by each small
  * model.onnx present); loading and I/O checks belong to the runtime.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
+import { tempWriterPid } from '../io/temp-files.js';
 
 export const REQUIRED_MODEL_FILES = [
   'text_encoder/model.onnx',
@@ -35,6 +36,10 @@ const KNOWN_TOP_LEVEL = new Set([
   'feature_extractor',
   'safety_checker',
   'README.md',
+  // the shapes set's extra components (world CLIP, captioner, language model)
+  'clip',
+  'captioner',
+  'lm',
   'LICENSE',
   'LICENSE.md',
   'LICENSE.txt',
@@ -138,6 +143,20 @@ async function readSmall(p: string, limit: number): Promise<Buffer | undefined> 
   }
 }
 
+/** Why model_index.json is unusable (empty, not JSON, not an object), or undefined when it is fine. */
+async function modelIndexProblem(file: string, size: number): Promise<string | undefined> {
+  if (size === 0) return 'is empty';
+  if (size > 1024 * 1024) return `is ${size} bytes, far more than a model index`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    return `is not valid JSON (${(e as Error).message})`;
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'does not hold a JSON object';
+  return undefined;
+}
+
 /** Checks the layout of a diffusers ONNX folder; never throws for a bad folder (see `assertModelFolder`). */
 export async function validateModelFolder(dir: string): Promise<ModelFolderReport> {
   const root = path.resolve(dir);
@@ -195,6 +214,15 @@ export async function validateModelFolder(dir: string): Promise<ModelFolderRepor
   if (!report.hasVaeEncoder) report.warnings.push('no vae_encoder/model.onnx: image-to-latent features (inversion from an image init, img2img) are unavailable');
   const index = await fileSize(at('model_index.json'));
   report.hasModelIndex = index !== undefined && index > 0;
+  if (index !== undefined) {
+    const problem = await modelIndexProblem(at('model_index.json'), index);
+    if (problem) {
+      report.hasModelIndex = false;
+      report.warnings.push(
+        `${at('model_index.json')} ${problem}: ignored (it only names the pipeline's parts; the files themselves are checked). Copy it again from the same export to silence this warning.`,
+      );
+    }
+  }
 
   for (const comp of COMPONENTS) {
     const modelPath = at(`${comp}/model.onnx`);
@@ -238,6 +266,8 @@ export async function validateModelFolder(dir: string): Promise<ModelFolderRepor
     const externals = new Set((report.externalData[comp as Component] ?? []).map((r) => path.posix.basename(r)));
     for (const e of await listDir(at(comp))) {
       const rel = `${comp}/${e.name}`;
+      // A session model another live process is using right now (dead ones are swept on load).
+      if (tempWriterPid(e.name) !== undefined) continue;
       if (e.name.endsWith('.part')) {
         report.partial.push(rel);
         continue;

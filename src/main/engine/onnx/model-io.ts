@@ -11,10 +11,12 @@
  * rest of the engine sees one representation. Encoding always writes raw_data.
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { readFile, mkdir, symlink, link, copyFile, realpath, lstat, unlink, open, mkdtemp, rm, rename } from 'node:fs/promises';
+import { readFile, readdir, mkdir, symlink, link, copyFile, realpath, lstat, unlink, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
-import { EngineError } from '../errors.js';
+import { CancelledError, EngineError } from '../errors.js';
+import { safeWriteFile, type FileWriteError } from '../io/safe-write.js';
+import { sweepStaleTemps, trackTempPath } from '../io/temp-files.js';
 import { DataType, viewRaw, rawOf, type NumericArray } from './dtype.js';
 import type { Attribute, Dim, ExternalData, Graph, Model, Node, Tensor, ValueInfo } from './ir.js';
 import { onnxTypes, toBigInt, toLong, toNumber, type Int64Like } from './proto.js';
@@ -684,17 +686,14 @@ export async function writeModel(model: Model, path: string, opts: WriteModelOpt
       `the model is ${(total / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit; write it with externalizeAbove (e.g. 1024) so the weights go to an external data file`,
     );
   }
-  const tmp = `${abs}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      let done = 0;
-      while (done < c.byteLength) done += (await fh.write(c, done, c.byteLength - done)).bytesWritten;
-    }
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, abs);
+  // A symlink at `abs` is replaced, not written through: it may point into someone's original model folder.
+  await unlinkIfSymlink(abs);
+  await safeWriteFile(abs, chunks, { what: 'the model file' });
+}
+
+async function unlinkIfSymlink(file: string): Promise<void> {
+  const st = await lstat(file).catch(() => undefined);
+  if (st?.isSymbolicLink()) await unlink(file);
 }
 
 function checkRelative(location: string): void {
@@ -707,32 +706,34 @@ function checkRelative(location: string): void {
 async function externalize(model: Model, file: string, location: string, threshold: number): Promise<Model> {
   const initializers = new Map<string, Tensor>();
   await mkdir(dirname(file), { recursive: true });
-  // A fresh inode: never write through an old symlink/hardlink into someone's original weights.
-  await unlink(file).catch(() => {});
-  const fh = await open(file, 'w');
-  try {
-    let offset = 0;
-    for (const [name, t] of model.graph.initializers) {
-      if (!t.raw || t.raw.byteLength <= threshold) {
-        initializers.set(name, t);
-        continue;
+  // A fresh inode (safeWriteFile renames a new file into place), and a symlink is replaced rather
+  // than followed: never write through an old symlink/hardlink into someone's original weights.
+  await unlinkIfSymlink(file);
+  await safeWriteFile(
+    file,
+    async (fh) => {
+      let offset = 0;
+      for (const [name, t] of model.graph.initializers) {
+        if (!t.raw || t.raw.byteLength <= threshold) {
+          initializers.set(name, t);
+          continue;
+        }
+        // Page alignment lets onnxruntime mmap large tensors.
+        const align = t.raw.byteLength >= 4096 ? 4096 : 16;
+        offset = Math.ceil(offset / align) * align;
+        let done = 0;
+        while (done < t.raw.byteLength) {
+          const { bytesWritten } = await fh.write(t.raw, done, t.raw.byteLength - done, offset + done);
+          done += bytesWritten;
+        }
+        const ext: ExternalData = { location, offset, length: t.raw.byteLength };
+        const { raw: _raw, ...rest } = t;
+        initializers.set(name, { ...rest, external: ext });
+        offset += t.raw.byteLength;
       }
-      // Page alignment lets onnxruntime mmap large tensors.
-      const align = t.raw.byteLength >= 4096 ? 4096 : 16;
-      offset = Math.ceil(offset / align) * align;
-      let done = 0;
-      while (done < t.raw.byteLength) {
-        const { bytesWritten } = await fh.write(t.raw, done, t.raw.byteLength - done, offset + done);
-        done += bytesWritten;
-      }
-      const ext: ExternalData = { location, offset, length: t.raw.byteLength };
-      const { raw: _raw, ...rest } = t;
-      initializers.set(name, { ...rest, external: ext });
-      offset += t.raw.byteLength;
-    }
-  } finally {
-    await fh.close();
-  }
+    },
+    { what: 'the external weights file' },
+  );
   return { ...model, graph: { ...model.graph, initializers } };
 }
 
@@ -784,18 +785,64 @@ export interface SessionModel {
 /** Protobuf's hard limit is 2 GiB per message; stay well clear of it. */
 const INLINE_LIMIT = 1.5 * 1024 ** 3;
 
+let sessionTempRoot: string | undefined;
+
+/**
+ * The folder serializeForSession uses for its temporary models by default: the model cache's
+ * temp folder (`<cache>/tmp`, set by the model-set loader). Undefined: next to the weights.
+ */
+export function setSessionTempDir(dir: string | undefined): void {
+  sessionTempRoot = dir === undefined ? undefined : resolve(dir);
+}
+
+export function sessionTempDir(): string | undefined {
+  return sessionTempRoot;
+}
+
+/** Name pattern of the temporary models written next to external weights (group 1: the writer pid). */
+export const SESSION_TEMP_FILE = /^\.inversion-studio-(\d+)-[0-9a-z]+\.onnx(?:\.data)?$/;
+
+/**
+ * Remove temporary session models that dead processes left next to the weights of a model
+ * folder (`<component>/.inversion-studio-<pid>-*.onnx`): kill -9 runs no clean-up. Never throws.
+ * @returns the repo paths removed
+ */
+export async function sweepSessionTemps(modelDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const subdirs = await readdir(modelDir, { withFileTypes: true }).catch(() => []);
+  for (const d of [{ name: '.', isDirectory: () => true }, ...subdirs]) {
+    if (!d.isDirectory() || (d.name.startsWith('.') && d.name !== '.')) continue;
+    for (const name of await sweepStaleTemps(join(modelDir, d.name), { patterns: [SESSION_TEMP_FILE] }))
+      removed.push(d.name === '.' ? name : `${d.name}/${name}`);
+  }
+  return removed;
+}
+
+async function deviceOf(p: string): Promise<number | undefined> {
+  return (await stat(p).catch(() => undefined))?.dev;
+}
+
 /**
  * Prepare an (edited) model for onnxruntime. Without external data the model is encoded to bytes.
- * With external data (or inline weights too large for one protobuf message) it is written as a
- * hidden temporary file `.inversion-studio-*.onnx` into `model.baseDir` itself, so the external
- * references resolve without links or copies (onnxruntime insists the data's real path is inside
- * the model's folder). When that folder is not writable, a temporary folder is used with hardlinks
- * (or copies) of the data files.
- * @param opts.dir force the folder for the temporary files
+ * With external data (or inline weights too large for one protobuf message) it is written to a
+ * temporary file, in this order of preference:
+ *
+ * 1. a folder `session-<pid>-*` under the temp folder (`opts.tempDir`, default setSessionTempDir's:
+ *    the cache's `tmp/`) with hard links of the data files, when that folder is on the same file
+ *    system as the weights (onnxruntime insists the data's real path is inside the model's
+ *    folder, so a symlink will not do, and copying gigabytes is not an option);
+ * 2. a hidden `.inversion-studio-<pid>-*.onnx` in `model.baseDir` itself, next to the weights
+ *    (other file system, or hard links refused);
+ * 3. a folder in the OS temp dir with hard links or copies (the model folder is read-only).
+ *
+ * Every temporary file is removed by `dispose`, on process exit (trackTempPath), and, after a
+ * kill -9, by the next process's sweep (sweepStaleTemps on the temp folder, sweepSessionTemps on
+ * the model folder).
+ * @param opts.dir force the folder for the temporary files (links or copies of the data)
  */
 export async function serializeForSession(
   model: Model,
-  opts: { dir?: string; onWarning?: (m: string) => void } = {},
+  opts: { dir?: string; tempDir?: string; onWarning?: (m: string) => void } = {},
 ): Promise<SessionModel> {
   let inline = 0;
   for (const t of allTensors(model.graph)) inline += t.raw?.byteLength ?? 0;
@@ -805,33 +852,67 @@ export async function serializeForSession(
   }
   const stem = `.inversion-studio-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const big = inline >= INLINE_LIMIT;
-  const wopts = (name: string): WriteModelOptions => ({
+  const wopts = (name: string, linkMode?: LinkMode): WriteModelOptions => ({
     ...(big ? { externalizeAbove: 1024, externalFile: `${name}.data` } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+    ...(linkMode ? { linkMode } : {}),
   });
-  const inPlace = opts.dir === undefined && model.baseDir !== undefined ? resolve(model.baseDir) : undefined;
-  if (inPlace !== undefined) {
-    const path = join(inPlace, `${stem}.onnx`);
+  const inFolder = async (parent: string, prefix: string, linkMode?: LinkMode): Promise<SessionModel> => {
+    await mkdir(parent, { recursive: true });
+    const dir = await mkdtemp(join(parent, prefix));
+    const untrack = trackTempPath(dir);
+    const path = join(dir, 'model.onnx');
+    try {
+      await writeModel(model, path, wopts('model.onnx', linkMode));
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      untrack();
+      throw e;
+    }
+    return {
+      path,
+      dispose: async () => {
+        await rm(dir, { recursive: true, force: true });
+        untrack();
+      },
+    };
+  };
+  if (opts.dir !== undefined) return inFolder(opts.dir, 'inversion-studio-model-');
+
+  const baseDir = model.baseDir !== undefined ? resolve(model.baseDir) : undefined;
+  const tempRoot = opts.tempDir !== undefined ? resolve(opts.tempDir) : sessionTempRoot;
+  if (tempRoot !== undefined) {
+    try {
+      await mkdir(tempRoot, { recursive: true });
+      const sameFs = !external || (baseDir !== undefined && (await deviceOf(baseDir)) === (await deviceOf(tempRoot)));
+      if (sameFs) return await inFolder(tempRoot, `session-${process.pid}-`, external ? 'hardlink' : undefined);
+    } catch (e) {
+      if (e instanceof CancelledError) throw e;
+      // hard links refused (protected_hardlinks, a file system without them...): next option
+    }
+  }
+  if (baseDir !== undefined) {
+    const path = join(baseDir, `${stem}.onnx`);
+    const untrackModel = trackTempPath(path);
+    const untrackData = trackTempPath(`${path}.data`);
+    const dispose = async () => {
+      await rm(path, { force: true });
+      await rm(`${path}.data`, { force: true });
+      untrackModel();
+      untrackData();
+    };
     try {
       await writeModel(model, path, wopts(`${stem}.onnx`));
-      return {
-        path,
-        dispose: async () => {
-          await rm(path, { force: true });
-          await rm(`${path}.data`, { force: true });
-        },
-      };
+      return { path, dispose };
     } catch (e) {
+      await dispose();
       if (!isPermissionError(e)) throw e;
     }
   }
-  const dir = await mkdtemp(join(opts.dir ?? tmpdir(), 'inversion-studio-model-'));
-  const path = join(dir, 'model.onnx');
-  await writeModel(model, path, wopts('model.onnx'));
-  return { path, dispose: () => rm(dir, { recursive: true, force: true }) };
+  return inFolder(tmpdir(), 'inversion-studio-model-');
 }
 
 function isPermissionError(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  const codes = [(e as NodeJS.ErrnoException)?.code, (e as FileWriteError)?.fsCode, (e as { cause?: NodeJS.ErrnoException })?.cause?.code];
+  return codes.some((code) => code === 'EACCES' || code === 'EPERM' || code === 'EROFS');
 }

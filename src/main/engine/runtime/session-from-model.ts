@@ -1,6 +1,7 @@
 /**
  * Open an in-memory (edited) model in onnxruntime: bytes when it is self-contained, a
- * temporary file next to its external weights otherwise (see serializeForSession).
+ * temporary file otherwise (under the cache's tmp/ with hard links of its external weights, or
+ * next to them; see serializeForSession), removed once the session exists.
  */
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir.js';

@@ -2,9 +2,10 @@
  * onnxruntime sessions with provider choice, CPU fallback and the I/O metadata the pipeline needs
  * (element types and symbolic shapes of inputs and outputs, from `session.inputMetadata`).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors.js';
+import { readModel } from '../onnx/model-io.js';
 import { providerCandidates, type ExecutionProvider, type ProviderChoice, type ProviderEnvironment } from './providers.js';
 
 /** Name, element type (onnxruntime's names: 'float32', 'float16', 'int64', ...) and shape of a model input/output. */
@@ -109,15 +110,42 @@ export async function createSession(pathOrBytes: string | Uint8Array, opts: Crea
       opts.onWarning?.(w);
     }
   }
+  // onnxruntime's own text is long and technical (and cut off here); when the cause is a file we
+  // can check (truncated or missing external weights, a truncated model.onnx), say that instead.
+  if (typeof pathOrBytes === 'string') {
+    const diagnosis = await diagnoseModelFile(pathOrBytes);
+    if (diagnosis) throw new EngineError('INVALID_MODEL', `onnxruntime cannot load ${name}: ${diagnosis.message}`, { cause: lastError });
+  }
   throw new EngineError('INVALID_MODEL', `onnxruntime cannot load ${name}: ${firstLine(lastError)}. Re-download or re-export the model.`, {
     cause: lastError,
   });
 }
 
+/** Model files up to this size are decoded to explain a load failure (bigger ones are self-contained exports). */
+const DIAGNOSE_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Why a model file cannot load, when it is something about the files: the model is truncated or
+ * not ONNX, or its external data is missing or shorter than its tensors need (readModel's checks,
+ * whose messages name the file and the tensor). Undefined when the files look fine.
+ */
+export async function diagnoseModelFile(file: string): Promise<EngineError | undefined> {
+  try {
+    if (statSync(file).size > DIAGNOSE_LIMIT_BYTES) return undefined;
+    await readModel(file);
+    return undefined;
+  } catch (e) {
+    return e instanceof EngineError ? e : undefined;
+  }
+}
+
+/** The first line of an error message, at most 400 characters, cut at a word boundary. */
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e)
-    .split('\n')[0]!
-    .slice(0, 300);
+  const line = String((e as Error)?.message ?? e).split('\n')[0]!;
+  if (line.length <= 400) return line;
+  const cut = line.slice(0, 400);
+  const space = cut.lastIndexOf(' ');
+  return `${space > 200 ? cut.slice(0, space) : cut}…`;
 }
 
 function wrap(s: ort.InferenceSession, name: string, provider: ExecutionProvider, warnings: RuntimeWarning[]): Session {

@@ -1,10 +1,19 @@
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
-import { defaultCacheDir, installedModelDir, listModels, modelDir, resolveCacheDir, writeInstallRecord } from '../../../../src/main/engine/models/cache.js';
+import {
+  defaultCacheDir,
+  installedModelDir,
+  listModels,
+  modelDir,
+  resolveCacheDir,
+  sweepCache,
+  writeInstallRecord,
+} from '../../../../src/main/engine/models/cache.js';
+import { deadPid } from '../io/fs-fixtures.js';
 import { importModelFolder } from '../../../../src/main/engine/models/import.js';
 import { parseManifest, manifestBytes } from '../../../../src/main/engine/models/manifest-schema.js';
 import { getManifest, loadManifests, defaultManifestDir } from '../../../../src/main/engine/models/shipped-manifests.js';
@@ -177,5 +186,31 @@ describe('importModelFolder and listModels', () => {
     expect(list.find((m) => m.id === 'gpt2')).toMatchObject({ status: 'partial', bytesOnDisk: 4 });
     expect(list.find((m) => m.id === 'demo')).toMatchObject({ status: 'installed', source: 'generated' });
     await expect(installedModelDir(cache, 'gpt2')).rejects.toThrow(/models download gpt2/);
+  });
+});
+
+describe('sweepCache', () => {
+  it('removes what dead processes left (session models, half demo sets and imports, record temps) and keeps the rest', async () => {
+    const dead = deadPid();
+    const stale = [
+      `tmp/session-${dead}-Ab12Cd/model.onnx`,
+      `models/.demo-tmp-${dead}-00ff00ff/unet/model.onnx`,
+      `models/sd15.import-${dead}-1700000000000/x`,
+      `registry/sd15.json.${dead}.tmp`,
+      `registry/.sd15.json.${dead}-0a1b2c3d.tmp`,
+    ];
+    const keep = [`tmp/session-${process.pid}-Zz99Yy/model.onnx`, 'models/demo/model_index.json', 'registry/demo.json'];
+    for (const f of [...stale, ...keep]) await put(cache, f);
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const f of [...stale, ...keep]) await utimes(path.join(cache, f.split('/').slice(0, 2).join('/')), old, old);
+    const removed = await sweepCache(cache);
+    expect(removed.sort()).toEqual(stale.map((f) => f.split('/').slice(0, 2).join('/')).sort());
+    for (const f of keep) expect(existsSync(path.join(cache, f))).toBe(true);
+    expect(await sweepCache(path.join(tmp, 'absent'))).toEqual([]);
+  });
+
+  it('writes install records through safe-write (no temp file left)', async () => {
+    await writeInstallRecord(cache, { id: 'x1', kind: 'diffusion', source: 'generated', installedAt: new Date().toISOString() });
+    expect(await readdir(path.join(cache, 'registry'))).toEqual(['x1.json']);
   });
 });

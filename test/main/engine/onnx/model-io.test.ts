@@ -10,6 +10,7 @@ import {
   unlinkSync,
   mkdirSync,
   rmSync,
+  utimesSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +26,13 @@ import {
   encodeModel,
   readModel,
   serializeForSession,
+  setSessionTempDir,
+  sweepSessionTemps,
   tensorValues,
   writeModel,
 } from '../../../../src/main/engine/onnx/model-io.js';
+import { trackedTempPaths } from '../../../../src/main/engine/io/temp-files.js';
+import { deadPid } from '../io/fs-fixtures.js';
 import { compareWithReference, fixtureDir, fixtureFolders, haveFixture } from './peer-fixtures.js';
 
 /** A canonical JSON of the IR with tensor bytes replaced by digests (fast equality of big models). */
@@ -355,5 +360,46 @@ describe('external data', () => {
     await expectInvalidAsync(readModel(join(dirA, 'model.onnx')), 'model.onnx.data', 'missing');
     const m = decodeModel(readFileSync(join(dirA, 'model.onnx')), dirA);
     expectInvalid(() => tensorValues(m.graph.initializers.get(w)!, m.baseDir), 'model.onnx.data');
+  });
+
+  it('puts session models under the temp folder with hard links (same file system), nothing next to the weights', async () => {
+    const expected = await run(encodeModel(model));
+    const dirA = join(work, 'h', 'unet');
+    await writeModel(model, join(dirA, 'model.onnx'), { externalizeAbove: 1024, externalFile: 'weights.pb' });
+    const readBack = await readModel(join(dirA, 'model.onnx'));
+    const temp = join(work, 'h-cache', 'tmp');
+    const sm = await serializeForSession(readBack, { tempDir: temp });
+    expect(sm.path!.startsWith(join(temp, `session-${process.pid}-`))).toBe(true);
+    expect(statSync(join(sm.path!, '..', 'weights.pb')).ino).toBe(statSync(join(dirA, 'weights.pb')).ino);
+    expect(trackedTempPaths()).toContain(join(sm.path!, '..'));
+    expect(await run(sm.path!)).toEqual(expected);
+    expect(readdirSync(dirA).sort()).toEqual(['model.onnx', 'weights.pb']);
+    await sm.dispose();
+    expect(readdirSync(temp)).toEqual([]);
+    expect(trackedTempPaths()).not.toContain(join(sm.path!, '..'));
+    // The process-wide default (the model-set loader sets the cache's tmp/).
+    setSessionTempDir(temp);
+    try {
+      const sm2 = await serializeForSession(readBack);
+      expect(sm2.path!.startsWith(temp)).toBe(true);
+      await sm2.dispose();
+    } finally {
+      setSessionTempDir(undefined);
+    }
+  });
+
+  it('sweeps session models that dead processes left next to the weights', async () => {
+    const dirA = join(work, 'i');
+    await writeModel(model, join(dirA, 'unet', 'model.onnx'), { externalizeAbove: 1024, externalFile: 'weights.pb' });
+    const dead = deadPid();
+    const left = [`.inversion-studio-${dead}-abc12345.onnx`, `.inversion-studio-${dead}-abc12345.onnx.data`];
+    const live = `.inversion-studio-${process.pid}-zzz99999.onnx`;
+    const old = new Date(Date.now() - 3600_000 * 2);
+    for (const f of [...left, live]) {
+      writeFileSync(join(dirA, 'unet', f), 'x');
+      utimesSync(join(dirA, 'unet', f), old, old);
+    }
+    expect((await sweepSessionTemps(dirA)).sort()).toEqual(left.map((f) => `unet/${f}`).sort());
+    expect(readdirSync(join(dirA, 'unet')).sort()).toEqual([live, 'model.onnx', 'weights.pb'].sort());
   });
 });

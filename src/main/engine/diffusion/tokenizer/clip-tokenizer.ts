@@ -345,7 +345,11 @@ export async function loadClipTokenizer(dir: string): Promise<ClipTokenizer> {
     const padding = tj.padding as { pad_token?: unknown } | null | undefined;
     if (opts.padToken === undefined && typeof padding?.pad_token === 'string') opts.padToken = padding.pad_token;
     if (opts.unkToken === undefined && typeof model.unk_token === 'string') opts.unkToken = model.unk_token;
-    return new ClipTokenizer(vocab, (model.merges as (string | string[])[] | undefined) ?? [], opts);
+    if (vocab.size === 0) throw emptyVocabulary(file('tokenizer.json'));
+    return namingFile(
+      file('tokenizer.json'),
+      () => new ClipTokenizer(vocab, (model.merges as (string | string[])[] | undefined) ?? [], opts),
+    );
   }
 
   const missing = ['vocab.json', 'merges.txt'].filter((f) => !existsSync(file(f)));
@@ -357,8 +361,26 @@ export async function loadClipTokenizer(dir: string): Promise<ClipTokenizer> {
   const vocab = (await readJson(file('vocab.json'))) as Record<string, number>;
   if (vocab === null || typeof vocab !== 'object' || Array.isArray(vocab))
     throw new EngineError('INVALID_MODEL', `${file('vocab.json')} should map tokens to ids.`);
+  if (Object.keys(vocab).length === 0) throw emptyVocabulary(file('vocab.json'));
   const merges = parseMergesTxt(await readFile(file('merges.txt'), 'utf8'));
-  return new ClipTokenizer(vocab, merges, opts);
+  return namingFile(file('vocab.json'), () => new ClipTokenizer(vocab, merges, opts));
+}
+
+function emptyVocabulary(file: string): EngineError {
+  return new EngineError(
+    'INVALID_MODEL',
+    `the tokenizer vocabulary ${file} is empty (no tokens); copy the tokenizer files from the same export again, or re-download the model set.`,
+  );
+}
+
+/** Constructor errors (a special token missing from the vocabulary...) name the file they come from. */
+function namingFile(file: string, make: () => ClipTokenizer): ClipTokenizer {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof EngineError && !e.message.includes(file)) throw new EngineError(e.code, `${file}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 /** merges.txt lines without the `#version` header and blank lines. */

@@ -10,9 +10,10 @@
  * encodes to exactly one token, which keeps embedding -> text decoding over the demo vocabulary
  * clean.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../../errors.js';
+import { safeWriteFile } from '../../io/safe-write.js';
 import { END_OF_WORD } from './bpe.js';
 import { BYTE_ALPHABET, toByteLevel } from './byte-level.js';
 import { learnMerges } from './learn-merges.js';
@@ -94,9 +95,10 @@ export async function writeTokenizerFiles(dir: string, bpe: TrainedBpe, opts: Wr
   await mkdir(dir, { recursive: true });
   const pad = opts.padToken ?? EOS_TOKEN;
   const special = { bos_token: BOS_TOKEN, eos_token: EOS_TOKEN, unk_token: EOS_TOKEN, pad_token: pad };
-  await writeFile(path.join(dir, 'vocab.json'), JSON.stringify(bpe.vocab));
-  await writeFile(path.join(dir, 'merges.txt'), ['#version: 0.2', ...bpe.merges].join('\n') + '\n');
-  await writeFile(
+  const write = (file: string, text: string) => safeWriteFile(file, text, { what: 'the tokenizer file' });
+  await write(path.join(dir, 'vocab.json'), JSON.stringify(bpe.vocab));
+  await write(path.join(dir, 'merges.txt'), ['#version: 0.2', ...bpe.merges].join('\n') + '\n');
+  await write(
     path.join(dir, 'tokenizer_config.json'),
     JSON.stringify(
       { tokenizer_class: 'CLIPTokenizer', model_max_length: CONTEXT_LENGTH, do_lower_case: true, errors: 'replace', ...special },
@@ -104,5 +106,5 @@ export async function writeTokenizerFiles(dir: string, bpe: TrainedBpe, opts: Wr
       2,
     ),
   );
-  await writeFile(path.join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2));
+  await write(path.join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2));
 }

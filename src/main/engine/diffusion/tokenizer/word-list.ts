@@ -8,9 +8,10 @@
  *
  * Regenerate: `npx tsx src/main/engine/diffusion/tokenizer/word-list.ts` (needs `wamerican`).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { safeWriteFileSync } from '../../io/safe-write.js';
 
 export const DICTIONARY_PATH = '/usr/share/dict/american-english';
 
@@ -358,7 +359,7 @@ if (isMain) {
   const dict = readFileSync(DICTIONARY_PATH, 'utf8').split('\n');
   const list = buildWordList(dict);
   const target = process.argv[2] ?? defaultWordListPath();
-  writeFileSync(target, list.join('\n') + '\n');
+  safeWriteFileSync(target, list.join('\n') + '\n', { what: 'the word list' });
   const missing = candidateWords().filter((w) => !list.includes(w));
   process.stderr.write(`${list.length} words -> ${target} (${missing.length} candidates not in the dictionary)\n`);
 }

@@ -14,9 +14,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, throwIfAborted } from '../../errors.js';
+import { safeWriteFile } from '../../io/safe-write.js';
+import { trackTempPath } from '../../io/temp-files.js';
 import { writeModel } from '../../onnx/model-io.js';
 import { alphasCumprod, SD15_SCHEDULER_CONFIG } from '../../diffusion/schedulers/index.js';
 import { defaultWordListPath, readWordList, trainDemoBpe, writeTokenizerFiles, type TrainedBpe } from '../../diffusion/tokenizer/index.js';
@@ -110,14 +112,15 @@ function wordListHash(): string {
 function demoBpe(): TrainedBpe {
   const key = wordListHash();
   if (bpeCache?.key === key) return bpeCache.bpe;
-  const bpe = trainDemoBpe(readWordList(wordListFile()), { vocabSize: DEMO_VOCAB_TARGET });
+  const words = readWordList(wordListFile());
+  if (words.length === 0) throw new EngineError('NOT_INSTALLED', `the demo word list ${wordListFile()} has no words; reinstall Inversion Studio`);
+  const bpe = trainDemoBpe(words, { vocabSize: DEMO_VOCAB_TARGET });
   bpeCache = { key, bpe };
   return bpe;
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(value, null, 2) + '\n');
+  await safeWriteFile(file, JSON.stringify(value, null, 2) + '\n', { mkdir: true, what: 'the demo model set file' });
 }
 
 /**
@@ -226,17 +229,21 @@ async function isCurrent(dir: string): Promise<boolean> {
  */
 export async function ensureDemoModelSet(
   cacheDir?: string,
-  opts: Pick<DemoSetOptions, 'signal' | 'onProgress'> = {},
+  opts: Pick<DemoSetOptions, 'signal' | 'onProgress'> & {
+    /** Regenerate even when the cached set looks current (it turned out to be damaged). */
+    regenerate?: boolean;
+  } = {},
 ): Promise<string> {
   const root = resolveCacheDir(cacheDir);
   const final = modelDir(root, DEMO_MODEL_ID);
-  if (await isCurrent(final)) return final;
+  if (!opts.regenerate && (await isCurrent(final))) return final;
   const parent = path.dirname(final);
   await mkdir(parent, { recursive: true });
   const tmp = path.join(parent, `.demo-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const untrack = trackTempPath(tmp);
   try {
     await writeDemoModelSet(tmp, opts);
-    if (existsSync(final) && !(await isCurrent(final))) {
+    if (existsSync(final) && (opts.regenerate || !(await isCurrent(final)))) {
       // Stale set from an older generator: move it aside first (rename is atomic, rm is not).
       const trash = path.join(parent, `.demo-old-${process.pid}-${randomBytes(4).toString('hex')}`);
       await rename(final, trash).catch(() => {});
@@ -252,5 +259,6 @@ export async function ensureDemoModelSet(
     return final;
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    untrack();
   }
 }
