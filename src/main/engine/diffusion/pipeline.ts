@@ -87,6 +87,12 @@ export interface GenerateOptions {
   png?: boolean;
   /** Opt-in replacement of the UNet evaluation (e.g. with attention capture); absent = the plain UNet session. */
   predictNoise?: NoisePredictor;
+  /**
+   * Opt-in replacement of the latent after each denoising step, before `onStep` (prompt edits'
+   * local blend: concepts/edit). Gets the scaled latent [C*h*w]; returns the latent to continue
+   * from (the same array or a new one).
+   */
+  adjustLatent?: (step: number, latent: Float32Array) => Float32Array;
 }
 
 /** `partial` of the CancelledError generate() throws. */
@@ -272,6 +278,7 @@ export async function generate(ms: ModelSet, req: GenerateRequest, opts: Generat
     const c = plan.coefficients[i]!;
     const noise = c.noiseCoef !== 0 ? gaussian(req.seed, n, 1 + i) : undefined;
     x = applyStep(c, x, history, noise);
+    if (opts.adjustLatent) x = opts.adjustLatent(i, x);
     stepSeconds.push((performance.now() - ts) / 1000);
     opts.onStep?.(i, x);
     const perStep = (performance.now() - tLoop) / 1000 / (i + 1);
