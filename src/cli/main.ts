@@ -2,7 +2,7 @@
  * `inversion-studio` command dispatcher. Each subcommand lives in `commands/<name>.ts` and
  * exports `run(argv): Promise<number>` (the exit code) plus a one-line `summary`.
  */
-const COMMANDS = ['generate', 'invert', 'segment', 'edit', 'grad', 'serve', 'models'] as const;
+const COMMANDS = ['generate', 'invert', 'segment', 'edit', 'fuse', 'evolve', 'grad', 'eval', 'serve', 'models'] as const;
 type CommandName = (typeof COMMANDS)[number];
 
 interface CommandModule {

@@ -16,13 +16,22 @@ import { loadImage } from '../../main/engine/image/image-io.js';
 import { CAPTIONER_REPOS, type CaptionerName } from '../../main/engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
 import { invert, type InitSpec, type InvertProgress, type InvertResult } from '../../main/engine/inversion/invert.js';
+import { loadMethodClip } from '../../main/engine/inversion/methods/clip-towers.js';
+import {
+  invertWith,
+  isMethodName,
+  METHOD_NAMES,
+  methodUnavailable,
+  type MethodContext,
+  type MethodName,
+  type MethodResult,
+} from '../../main/engine/inversion/methods/index.js';
 import { assertCaptionerInstalled, resolveOptionalModels, type OptionalModels } from '../../main/engine/inversion/optional-models.js';
 import {
   DEFAULT_LM_FLUENCY_WEIGHT,
   objectiveSchema,
   presetSettings,
   PRESETS,
-  type InvertSettings,
   type PresetName,
 } from '../../main/engine/inversion/presets.js';
 import { DEFAULT_LM_MANIFEST } from '../../main/engine/e2t/language-model.js';
@@ -52,6 +61,9 @@ options:
                         name, or a diffusers ONNX folder with vae_encoder/ (default: demo)
   --preset P            ${PRESET_NAMES.join(' | ')} (default: fast); paper = the EDITOR reference: pixel
                         objective, 1000 iterations
+  --method M            ${METHOD_NAMES.join(' | ')} (default: editor); ph2p and pez optimise hard
+                        tokens (PH2P: noise prediction through the model; PEZ: CLIP text-image
+                        cosine, needs a CLIP text tower), caption answers the captioner's text
   --objective O         ${objectiveSchema.options.join(' | ')} (default: the preset's)
   --iterations N        refinement iterations (default: the preset's)
   --init "TEXT"         start from this text instead of a caption
@@ -85,7 +97,9 @@ export interface InvertRecord {
   loss: number[];
   iterations: number;
   seconds: number;
-  objective: InvertSettings['objective'];
+  objective: MethodResult['objective'];
+  /** The method (absent: editor, as in files written before methods existed). */
+  method?: MethodName;
   preset: PresetName;
   model: string;
   /** Where the start text came from: --init, a captioner (by name), or random words. */
@@ -93,7 +107,7 @@ export interface InvertRecord {
   /** The decoder's language model and fluency weight, when one was used. */
   lm?: string;
   fluencyWeight?: number;
-  rankedBy: InvertResult['rankedBy'];
+  rankedBy: MethodResult['rankedBy'];
   width: number;
   height: number;
   seed: number;
@@ -224,7 +238,7 @@ async function writeRecords(file: string, records: InvertRecord[], asArray: bool
 }
 
 function toRecord(
-  r: InvertResult,
+  r: InvertResult | MethodResult,
   image: string,
   o: { preset: PresetName; model: string; init: InvertRecord['init']; seed: number },
 ): InvertRecord {
@@ -243,6 +257,7 @@ function toRecord(
     iterations: r.iterations,
     seconds: r.seconds,
     objective: r.objective,
+    ...('method' in r && r.method !== 'editor' ? { method: r.method } : {}),
     preset: o.preset,
     model: o.model,
     init: o.init,
@@ -267,6 +282,7 @@ export async function run(argv: string[]): Promise<number> {
     models: { type: 'string' },
     preset: { type: 'string' },
     objective: { type: 'string' },
+    method: { type: 'string' },
     iterations: { type: 'string' },
     init: { type: 'string' },
     captioner: { type: 'string' },
@@ -284,6 +300,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (parsed.positionals.length === 0) return usageError('give at least one IMAGE or folder');
 
+  const method = (v.method ?? 'editor') as MethodName;
+  if (!isMethodName(method)) return usageError(`--method must be one of ${METHOD_NAMES.join(', ')} (got '${v.method}')`);
   const preset = (v.preset ?? 'fast') as PresetName;
   if (!PRESET_NAMES.includes(preset)) return usageError(`--preset must be one of ${PRESET_NAMES.join(', ')} (got '${v.preset}')`);
   const objective = v.objective === undefined ? undefined : objectiveSchema.safeParse(v.objective);
@@ -340,6 +358,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.init === undefined && captionerName) assertCaptionerInstalled(captionerName, cacheDir);
 
   let helpers: OptionalModels | undefined;
+  let clipRelease: (() => Promise<void>) | undefined;
   let failures = 0;
   let cancelled = false;
   const cancelOptions = {
@@ -365,7 +384,7 @@ export async function run(argv: string[]): Promise<number> {
         );
       // Memory bound (size-limits.ts), before any image or graph of that size exists.
       checkImageSize(sizeLimitModel(ms), side, side, 'invert', { multiple: step });
-      if (settings.objective !== 'pixel' && !ms.vaeEncoder) {
+      if (method === 'editor' && settings.objective !== 'pixel' && !ms.vaeEncoder) {
         throw new EngineError(
           'MODEL_FOLDER',
           `the ${settings.objective} objective needs vae_encoder/model.onnx, which ${ms.dir} lacks; use --objective pixel`,
@@ -375,7 +394,11 @@ export async function run(argv: string[]): Promise<number> {
       helpers = await resolveOptionalModels({
         cacheDir,
         modelSetDir: ms.dir,
-        choices: { captioner: v.init !== undefined ? 'off' : (captionerName ?? 'auto'), clip: 'auto', lm: wantLm ? 'require' : 'own' },
+        choices: {
+          captioner: v.init !== undefined || method === 'ph2p' || method === 'pez' ? 'off' : (captionerName ?? 'auto'),
+          clip: 'auto',
+          lm: wantLm ? 'require' : 'own',
+        },
       });
       for (const note of helpers.notes) progress.note(note);
       for (const w of helpers.warnings) progress.note(`warning: ${w}`);
@@ -389,6 +412,12 @@ export async function run(argv: string[]): Promise<number> {
             : { kind: 'random' };
       const m = await inversionModelsFromSet(ms);
       const ctx = { preset, model: ms.name, init, seed: settings.seed };
+      // A baseline method (--method): its models, or why it cannot run, before any image.
+      const clip = method === 'pez' ? await loadMethodClip({ setDir: ms.dir, cacheDir }) : undefined;
+      if (clip) clipRelease = () => clip.release();
+      const methodCtx: MethodContext = { models: m, ...(captioner ? { captioner } : {}), ...(clip ? { clip } : {}) };
+      const missing = method === 'editor' ? undefined : methodUnavailable(method, methodCtx);
+      if (missing) throw new EngineError('NOT_INSTALLED', `--method ${method}: ${missing}`);
 
       for (const [k, image] of todo.entries()) {
         if (ac.signal.aborted) {
@@ -404,22 +433,29 @@ export async function run(argv: string[]): Promise<number> {
               `${image} is ${img.sourceWidth}x${img.sourceHeight} pixels; inversion needs at least ${MIN_SOURCE_SIZE}x${MIN_SOURCE_SIZE}`,
             );
           }
-          const result = await invert(
-            m,
-            { data: img.data, width: img.width, height: img.height },
-            {
-              settings,
-              init: initSpec,
-              ...(scorer ? { scorer } : {}),
-              ...(lm ? { lm } : {}),
-              signal: ac.signal,
-              onProgress: (e) => {
-                if (e.phase === 'captioning') e = { ...e, message: `${captioner?.name ?? ''}${label}` };
-                if (e.phase === 'encoding' && several && e.message) progress.note(`${path.basename(image)}: start "${e.message}"`);
-                progress.update(e);
-              },
-            },
-          );
+          const target = { data: img.data, width: img.width, height: img.height };
+          const onProgress = (e: InvertProgress) => {
+            if (e.phase === 'captioning') e = { ...e, message: `${captioner?.name ?? ''}${label}` };
+            if (e.phase === 'encoding' && several && e.message) progress.note(`${path.basename(image)}: start "${e.message}"`);
+            progress.update(e);
+          };
+          const result: InvertResult | MethodResult =
+            method === 'editor'
+              ? await invert(m, target, {
+                  settings,
+                  init: initSpec,
+                  ...(scorer ? { scorer } : {}),
+                  ...(lm ? { lm } : {}),
+                  signal: ac.signal,
+                  onProgress,
+                })
+              : await invertWith(method, methodCtx, target, {
+                  preset,
+                  seed: settings.seed,
+                  ...(typeof iterations === 'number' ? { iterations } : {}),
+                  signal: ac.signal,
+                  onProgress,
+                });
           progress.done();
           const record = toRecord(result, image, ctx);
           records = [...records.filter((r) => r.image !== image), record];
@@ -447,6 +483,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
     } finally {
+      await clipRelease?.().catch(() => undefined);
       await helpers?.release().catch(() => undefined);
       await ms.release();
     }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { EngineError } from '../errors.js';
 
-export const MODEL_KINDS = ['diffusion', 'captioner', 'clip', 'lm', 'e2t'] as const;
+export const MODEL_KINDS = ['diffusion', 'captioner', 'clip', 'lm', 'e2t', 'metric'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /** Model / import names: also folder names in the cache, so kept filesystem-safe everywhere. */

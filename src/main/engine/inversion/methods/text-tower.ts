@@ -77,7 +77,8 @@ export async function createTextTower(
   }
   const probe = tokenizer.encode('');
   const tokens = probe.ids.length;
-  if (probe.length !== 2 || tokens < 3) throw new EngineError('INVALID_MODEL', 'the tokenizer does not encode the empty text as BOS, EOS, padding');
+  if (probe.length !== 2 || tokens < 3)
+    throw new EngineError('INVALID_MODEL', 'the tokenizer does not encode the empty text as BOS, EOS, padding');
   const bosId = probe.ids[0]!;
   const eosId = probe.ids[1]!;
   const padId = probe.ids[2]!;
@@ -103,7 +104,8 @@ export async function createTextTower(
 
   // Other inputs (an attention_mask in some exports) see every position: CLIP attends causally, unmasked.
   const others = model.graph.inputs.filter((v) => v.name !== exposed.idsInput && !model.graph.initializers.has(v.name));
-  const ones = (v: (typeof others)[number]) => idsTensor(new Int32Array(tokens).fill(1), [1, tokens], v.dtype === DataType.INT64 ? 'int64' : 'int32');
+  const ones = (v: (typeof others)[number]) =>
+    idsTensor(new Int32Array(tokens).fill(1), [1, tokens], v.dtype === DataType.INT64 ? 'int64' : 'int32');
   const fwdShapes: Record<string, number[]> = { [exposed.idsInput]: [1, tokens] };
   for (const v of others) fwdShapes[v.name] = [1, tokens];
   const forwardSession = await sessionFromModel(specialise(model, fwdShapes), o.sessionOptions);
@@ -124,7 +126,8 @@ export async function createTextTower(
     output,
     outputSize,
     template(prompt) {
-      if (prompt.length > maxPrompt) throw new EngineError('INVALID_ARGUMENT', `a prompt of ${prompt.length} tokens does not fit: at most ${maxPrompt}`);
+      if (prompt.length > maxPrompt)
+        throw new EngineError('INVALID_ARGUMENT', `a prompt of ${prompt.length} tokens does not fit: at most ${maxPrompt}`);
       const ids = new Int32Array(tokens).fill(padId);
       ids[0] = bosId;
       for (let i = 0; i < prompt.length; i++) ids[i + 1] = prompt[i]!;
