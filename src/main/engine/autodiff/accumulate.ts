@@ -1,5 +1,6 @@
 /**
- * Accumulation of gradient contributions through Gemm's C input.
+ * Accumulation of gradient contributions: `Cotangents` collects every value's contributions and
+ * sums them once, through Gemm's C input where it can (`chainGemms`).
  *
  * A value read by several linear layers (the normalised hidden state feeding the Q, K and V
  * projections; `encoder_hidden_states` feeding every cross-attention's K and V) collects one
@@ -10,9 +11,11 @@
  * Gemm(g3, W3, Gemm(g2, W2, Gemm(g1, W1))) and one Reshape. Same sum (fp32 accumulation order
  * aside), fewer kernels and one pass less.
  */
+import type { GraphBuilder } from '../onnx/builder.js';
 import type { Graph, Node } from '../onnx/ir.js';
 import { attrInt, getAttr, isDefaultDomain } from '../onnx/ir.js';
 import { tensorValues } from '../onnx/model-io.js';
+import type { Types } from './forward-values.js';
 
 /**
  * Producers of the emitted values and consumer counts of every value, for the graph buildVjp is
@@ -164,4 +167,57 @@ export function chainGemms(
   }
   index.remove(dead);
   return rest;
+}
+
+/**
+ * The gradient contributions of every value, summed once when the value's total is first asked
+ * for (just before its producer is differentiated). Every gradient has its value's shape and
+ * dtype, recorded in `types` so rules may ask.
+ */
+export class Cotangents {
+  private readonly contributions = new Map<string, string[]>();
+  /** how often each gradient name was contributed (rules may hand one name to several inputs) */
+  private readonly contributed = new Map<string, number>();
+
+  constructor(
+    private readonly b: GraphBuilder,
+    private readonly types: Types,
+    /** producers / consumers of the values written so far, for chaining Gemm contributions */
+    private readonly index: GradGraphIndex,
+  ) {}
+
+  contribute(v: string, g: string): void {
+    this.record(g, v);
+    this.contributed.set(g, (this.contributed.get(g) ?? 0) + 1);
+    const list = this.contributions.get(v);
+    if (list) list.push(g);
+    else this.contributions.set(v, [g]);
+  }
+
+  /** The total gradient of `v` (summing its contributions once, through Gemm chains where possible), or undefined. */
+  total(v: string): string | undefined {
+    const list = this.contributions.get(v);
+    if (!list || list.length <= 1) return list?.[0];
+    const shapeOf = (n: string) => this.types.get(n)?.shape;
+    const sum = this.b.addAll(chainGemms(this.index, list, shapeOf, (n) => this.contributed.get(n) === 1));
+    this.record(sum, v);
+    this.contributions.set(v, [sum]);
+    return sum;
+  }
+
+  /** Record the shapes of the emitted gradient values in value_info (for later passes and debugging). */
+  recordValueInfo(graph: Graph, inputNames: ReadonlySet<string>): void {
+    const used = new Set([...graph.inputs.map((v) => v.name), ...graph.outputs.map((v) => v.name)]);
+    for (const [v, list] of this.contributions) {
+      const t = this.types.get(v);
+      if (!t?.shape) continue;
+      for (const g of list)
+        if (!graph.valueInfo.has(g) && !used.has(g) && !inputNames.has(g))
+          graph.valueInfo.set(g, { name: g, dtype: t.dtype, shape: [...t.shape] });
+    }
+  }
+
+  private record(grad: string, of: string): void {
+    if (!this.types.has(grad)) this.types.set(grad, this.types.get(of)!);
+  }
 }

@@ -14,10 +14,9 @@
  * against four passes and a reduction for the per-op rules.
  */
 import { attrInt, isDefaultDomain, type Node } from '../onnx/ir.js';
-import type { GradContext } from './rule.js';
+import { numel, sameShape, swapLast2 } from '../onnx/static-shape.js';
+import { constScalar, inputGradient, type GradContext } from './rule.js';
 import { getRule } from './registry.js';
-import { makeTensor } from '../onnx/builder.js';
-import { constFloats, int64Const, numel, reduceSum, reshapeTo, sameShape, scalarConst } from './broadcast.js';
 
 export interface FusionEnv {
   /** The node producing a value (undefined for inputs/initializers). */
@@ -35,13 +34,6 @@ export interface FusionResult {
   handled: Node[];
   /** Gradient contributions: value name -> gradient (shape/dtype of the value). */
   grads: [string, string][];
-}
-
-function swapLast2(r: number): number[] {
-  const p = Array.from({ length: r }, (_x, i) => i);
-  p[r - 2] = r - 1;
-  p[r - 1] = r - 2;
-  return p;
 }
 
 /** Whether a Softmax node normalises exactly over the last axis of its input. */
@@ -72,26 +64,23 @@ export function attentionCore(ctx: GradContext, env: FusionEnv, gO: string): Fus
   // P must not be broadcast by the MatMul (else dP is a batch sum and the row-sum identity breaks).
   if (pS.length < 2 || vS.length < 2 || !sameShape(pS.slice(0, -2), oS.slice(0, -2))) return undefined;
   if (!softmaxOverLastAxis(ctx, sm)) return undefined;
-  const matmul = getRule('MatMul')!;
+  const { b } = ctx;
   const grads: [string, string][] = [];
   if (ctx.needsGrad(1)) {
     // dV = P^T dO from the MatMul rule itself (same emission as the unfused path)
-    const vOnly: GradContext = { ...ctx, needsGrad: (i) => i === 1 && ctx.needsGrad(1) };
-    const [, dV] = matmul(vOnly, [gO]);
+    const dV = inputGradient(ctx, getRule('MatMul')!(ctx, [gO])[1], 1);
     if (dV) grads.push([v, dV]);
   }
   if (env.onPath(s)) {
     // dP - rowsum(dO*O) in ONE product: [dO, rowsum] @ [V, -1]^T, so the subtraction never
     // makes a pass over the [.., M, N] matrix (and the sign rides on the constant column: no
     // Neg); then dS = P * (that).
-    const dt = ctx.dtypeOf(o);
-    const rows = reduceSum(ctx, ctx.b.op('Mul', [gO, o]), [oS.length - 1], true); // [.., M, 1]
-    const gAug = ctx.b.op('Concat', [gO, rows], { axis: -1 }); // [.., M, Dv+1]
-    const colShape = [...vS.slice(0, -1), 1];
-    const minusOnes = ctx.b.op('ConstantOfShape', [int64Const(ctx, colShape, 'shape')], { value: makeTensor('value', dt, [1], [-1]) });
-    const vAug = ctx.b.op('Concat', [v, minusOnes], { axis: -1 }); // [.., N, Dv+1]
-    const dPc = ctx.b.op('MatMul', [gAug, ctx.b.transpose(vAug, swapLast2(vS.length))]); // [.., M, N]
-    grads.push([s, ctx.b.op('Mul', [p, dPc])]);
+    const rows = b.reduceSum(b.mul(gO, o), [oS.length - 1], true); // [.., M, 1]
+    const gAug = b.concat([gO, rows], -1); // [.., M, Dv+1]
+    const minusOnes = b.constantOfShape(b.int64Const([...vS.slice(0, -1), 1], 'shape'), -1, ctx.dtypeOf(o));
+    const vAug = b.concat([v, minusOnes], -1); // [.., N, Dv+1]
+    const dPc = b.matmul(gAug, b.transpose(vAug, swapLast2(vS.length))); // [.., M, N]
+    grads.push([s, b.mul(p, dPc)]);
   }
   return { label: 'attention core', handled: [mm, sm], grads };
 }
@@ -122,9 +111,9 @@ export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
       const m = env.producer(u);
       if (!m || m.opType !== 'Mul' || !isDefaultDomain(m.domain) || env.uses(u) !== 1) continue;
       const other = m.inputs[0] === x ? m.inputs[1]! : m.inputs[1] === x ? m.inputs[0]! : undefined;
-      const c = other !== undefined ? constFloats(ctx, other) : undefined;
-      if (!c || c.length !== 1) continue;
-      alpha = c[0]!;
+      const c = constScalar(ctx, other);
+      if (c === undefined) continue;
+      alpha = c;
       scaleNode = m;
     }
     const y = mul.outputs[0]!;
@@ -137,20 +126,13 @@ export function siluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
     // Sigmoid of a flattened view: the same values, but onnxruntime's common-subexpression pass
     // cannot merge it with the forward Sigmoid (which would block the forward fusion again).
     // Reshape is free (the output aliases its input).
-    const flat = reshapeTo(ctx, x, [numel(shape)]);
-    const s = reshapeTo(ctx, b.op('Sigmoid', [alpha === 1 ? flat : b.op('Mul', [flat, scalarConst(ctx, alpha, dt)])]), shape);
-    let t = b.op('Sub', [x, y]);
-    if (alpha !== 1) t = b.op('Mul', [t, scalarConst(ctx, alpha, dt)]);
-    const d = b.op('Mul', [s, b.op('Add', [t, scalarConst(ctx, 1, dt)])]);
-    return { label: 'silu', handled, grads: [[x, b.op('Mul', [g, d])]] };
+    const flat = b.reshape(x, [numel(shape)]);
+    const s = b.reshape(b.unary('Sigmoid', alpha === 1 ? flat : b.mul(flat, b.scalarConst(alpha, dt))), shape);
+    const t = alpha === 1 ? b.sub(x, y) : b.mul(b.sub(x, y), b.scalarConst(alpha, dt));
+    const d = b.mul(s, b.add(t, b.scalarConst(1, dt)));
+    return { label: 'silu', handled, grads: [[x, b.mul(g, d)]] };
   }
   return undefined;
-}
-
-/** The scalar value of a one-element constant input, if it is one. */
-function scalarOf(ctx: GradContext, name: string): number | undefined {
-  const c = constFloats(ctx, name);
-  return c && c.length === 1 ? c[0] : undefined;
 }
 
 /** The other input of a binary node when one input is `x`, else undefined. */
@@ -176,7 +158,7 @@ export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
     [outer.inputs[0]!, outer.inputs[1]!],
     [outer.inputs[1]!, outer.inputs[0]!],
   ] as const) {
-    const h = scalarOf(ctx, hName);
+    const h = constScalar(ctx, hName);
     const m1 = env.producer(inner);
     if (h === undefined || !is(m1, 'Mul') || env.uses(inner) !== 1) continue;
     for (const [x, aOut] of [
@@ -186,7 +168,7 @@ export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
       const add = env.producer(aOut);
       if (!is(add, 'Add') || env.uses(aOut) !== 1) continue;
       const eOut = add.inputs.find((i) => is(env.producer(i), 'Erf'));
-      const a = eOut === undefined ? undefined : scalarOf(ctx, otherInput(add, eOut) ?? '');
+      const a = eOut === undefined ? undefined : constScalar(ctx, otherInput(add, eOut) ?? '');
       if (eOut === undefined || a === undefined || env.uses(eOut) !== 1) continue;
       const erf = env.producer(eOut)!;
       const zOut = erf.inputs[0]!;
@@ -194,9 +176,9 @@ export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
       if (!sc || env.uses(zOut) !== 1 || !isDefaultDomain(sc.domain)) continue;
       let k: number | undefined;
       if (sc.opType === 'Div' && sc.inputs[0] === x) {
-        const d = scalarOf(ctx, sc.inputs[1]!);
+        const d = constScalar(ctx, sc.inputs[1]!);
         k = d ? 1 / d : undefined;
-      } else if (sc.opType === 'Mul') k = scalarOf(ctx, otherInput(sc, x) ?? '');
+      } else if (sc.opType === 'Mul') k = constScalar(ctx, otherInput(sc, x) ?? '');
       if (k === undefined) continue;
       const shape = ctx.shapeOf(outer.outputs[0]!);
       if (!sameShape(ctx.shapeOf(x), shape)) continue; // x must not be broadcast anywhere in the chain
@@ -204,13 +186,13 @@ export function geluPattern(ctx: GradContext, env: FusionEnv, g: string): Fusion
       if (!env.onPath(x)) return { label: 'gelu', handled, grads: [] };
       const b = ctx.b;
       const dt = ctx.dtypeOf(x);
-      const c = (v: number): string => scalarConst(ctx, v, dt);
-      const flat = reshapeTo(ctx, x, [numel(shape)]);
-      const z = b.op('Mul', [flat, c(k)]);
-      const gauss = b.op('Exp', [b.op('Mul', [b.op('Mul', [flat, c(-k)]), z])]); // exp(-(k x)^2)
-      const t = b.op('Mul', [gauss, b.op('Mul', [flat, c((2 * k) / Math.sqrt(Math.PI))])]);
-      const d = b.op('Add', [b.op('Add', [b.op('Erf', [z]), c(a)]), t]);
-      const dx = b.op('Mul', [b.op('Mul', [g, c(h)]), reshapeTo(ctx, d, shape)]);
+      const c = (v: number): string => b.scalarConst(v, dt);
+      const flat = b.reshape(x, [numel(shape)]);
+      const z = b.mul(flat, c(k));
+      const gauss = b.unary('Exp', b.mul(b.mul(flat, c(-k)), z)); // exp(-(k x)^2)
+      const t = b.mul(gauss, b.mul(flat, c((2 * k) / Math.sqrt(Math.PI))));
+      const d = b.add(b.add(b.unary('Erf', z), c(a)), t);
+      const dx = b.mul(b.mul(g, c(h)), b.reshape(d, shape));
       return { label: 'gelu', handled, grads: [[x, dx]] };
     }
   }

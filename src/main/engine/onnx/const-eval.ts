@@ -10,7 +10,8 @@
 import { DataType, viewRaw, halfToFloat, floatToHalf, rawOf, type NumericArray } from './dtype.js';
 import { attrFloat, attrInt, attrInts, attrTensor, type Attribute, type Node, type Tensor } from './ir.js';
 import { tensorBytes } from './model-io.js';
-import { numel } from './dims.js';
+import { broadcastShapes, numel, shapeOpRange, sliceRange } from './static-shape.js';
+import { typedArrayOf } from './typed-array.js';
 
 /** A dense constant: row-major values as JS numbers (int64 may be approximate beyond 2^53; bool as 0/1). */
 export interface ConstTensor {
@@ -66,57 +67,10 @@ export function tensorToConst(t: Tensor, baseDir?: string, maxElements = 1 << 20
   return { dtype: t.dtype, dims: [...t.dims], data };
 }
 
-const I64_MAX = 9223372036854775807n;
-const I64_MIN = -9223372036854775808n;
-
-function toInt64(v: number): bigint {
-  if (!Number.isFinite(v)) return v > 0 ? I64_MAX : v < 0 ? I64_MIN : 0n;
-  const b = BigInt(Math.trunc(v));
-  return b > I64_MAX ? I64_MAX : b < I64_MIN ? I64_MIN : b;
-}
-
 /** ConstTensor -> IR tensor with raw bytes. */
 export function constToTensor(name: string, c: ConstTensor): Tensor {
-  let arr: NumericArray;
-  const d = c.data;
-  switch (c.dtype) {
-    case DataType.FLOAT:
-      arr = Float32Array.from(d);
-      break;
-    case DataType.DOUBLE:
-      arr = Float64Array.from(d);
-      break;
-    case DataType.FLOAT16:
-      arr = Uint16Array.from(d, floatToHalf);
-      break;
-    case DataType.INT8:
-      arr = Int8Array.from(d);
-      break;
-    case DataType.INT16:
-      arr = Int16Array.from(d);
-      break;
-    case DataType.INT32:
-      arr = Int32Array.from(d);
-      break;
-    case DataType.INT64:
-      arr = BigInt64Array.from(d, toInt64);
-      break;
-    case DataType.UINT8:
-    case DataType.BOOL:
-      arr = Uint8Array.from(d);
-      break;
-    case DataType.UINT16:
-      arr = Uint16Array.from(d);
-      break;
-    case DataType.UINT32:
-      arr = Uint32Array.from(d);
-      break;
-    case DataType.UINT64:
-      arr = BigUint64Array.from(d, (v) => BigInt.asUintN(64, toInt64(v)));
-      break;
-    default:
-      throw new Error(`cannot store constant of type ${DataType[c.dtype]}`);
-  }
+  const arr = typedArrayOf(c.dtype, c.data);
+  if (!arr) throw new Error(`cannot store constant of type ${DataType[c.dtype]}`);
   return { name, dtype: c.dtype, dims: [...c.dims], raw: new Uint8Array(rawOf(arr).slice()) };
 }
 
@@ -149,18 +103,6 @@ export function roundTo(dtype: DataType, x: number): number {
     default:
       return x;
   }
-}
-
-export function broadcastStatic(a: number[], b: number[]): number[] | undefined {
-  const r = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < r; i++) {
-    const x = a[a.length - r + i] ?? 1;
-    const y = b[b.length - r + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) return undefined;
-    out.push(x === 1 ? y : x);
-  }
-  return out;
 }
 
 function strides(dims: number[]): number[] {
@@ -204,22 +146,6 @@ function ints(c: ConstTensor | undefined): number[] | undefined {
 }
 
 const normAxis = (a: number, rank: number) => (a < 0 ? a + rank : a);
-
-/** Slice parameters -> per-axis (start, step, count); shared with shape inference. */
-export function sliceRange(dim: number, start: number, end: number, step: number): { start: number; count: number } {
-  if (step > 0) {
-    let s = start < 0 ? start + dim : start;
-    let e = end < 0 ? end + dim : end;
-    s = Math.min(Math.max(s, 0), dim);
-    e = Math.min(Math.max(e, 0), dim);
-    return { start: s, count: Math.max(0, Math.ceil((e - s) / step)) };
-  }
-  let s = start < 0 ? start + dim : start;
-  let e = end < 0 ? end + dim : end;
-  s = Math.min(Math.max(s, 0), dim - 1);
-  e = Math.min(Math.max(e, -1), dim - 1);
-  return { start: s, count: Math.max(0, Math.ceil((s - e) / -step)) };
-}
 
 /** The value a Constant node produces (any of its value_* attribute forms). */
 export function constantNodeValue(node: Node, baseDir?: string, maxElements = 1 << 30): ConstTensor | undefined {
@@ -374,12 +300,8 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
     case 'Shape': {
       const shape = x?.dims ?? ctx.inputShapes?.[0];
       if (!shape) return undefined;
-      const r = shape.length;
-      let s = attrInt(node, 'start', 0);
-      let e = attrInt(node, 'end', r);
-      s = Math.min(Math.max(s < 0 ? s + r : s, 0), r);
-      e = Math.min(Math.max(e < 0 ? e + r : e, 0), r);
-      const data = shape.slice(s, Math.max(s, e));
+      const { start, end } = shapeOpRange(node, shape.length);
+      const data = shape.slice(start, end);
       return [{ dtype: DataType.INT64, dims: [data.length], data }];
     }
     case 'Size': {
@@ -396,9 +318,8 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
     case 'Where': {
       const [c, a, b] = inputs;
       if (!c || !a || !b) return undefined;
-      const shape = broadcastStatic(broadcastStatic(c.dims, a.dims) ?? [], b.dims);
-      const s1 = broadcastStatic(c.dims, a.dims);
-      if (!shape || !s1 || !limit(shape)) return undefined;
+      const shape = broadcastShapes(c.dims, a.dims, b.dims);
+      if (!shape || !limit(shape)) return undefined;
       const cc = broadcastTo(c, shape);
       const aa = broadcastTo(a, shape);
       const bb = broadcastTo(b, shape);
@@ -489,7 +410,7 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
     case 'Expand': {
       const shape = ints(inputs[1]);
       if (!x || !shape) return undefined;
-      const dims = broadcastStatic(x.dims, shape);
+      const dims = broadcastShapes(x.dims, shape);
       if (!dims || !limit(dims)) return undefined;
       return [{ dtype: x.dtype, dims, data: broadcastTo(x, dims) }];
     }
@@ -593,7 +514,7 @@ export function evalNode(node: Node, inputs: (ConstTensor | undefined)[], ctx: E
     if (inputs.length === 0 || inputs.some((t) => !t)) return undefined;
     let acc = inputs[0]!;
     for (const y of inputs.slice(1)) {
-      const dims = broadcastStatic(acc.dims, y!.dims);
+      const dims = broadcastShapes(acc.dims, y!.dims);
       if (!dims || !limit(dims)) return undefined;
       const aa = broadcastTo(acc, dims);
       const bb = broadcastTo(y!, dims);

@@ -36,13 +36,13 @@ import {
   isIntType,
   reshapeDims,
   sliceParams,
-  sliceRange,
   splitSizes,
   squeezeDims,
   tensorToConst,
   unsqueezeDims,
   type ConstTensor,
 } from './const-eval.js';
+import { shapeOpRange, sliceRange } from './static-shape.js';
 import { topoSort } from './topo.js';
 
 export interface InferShapesOptions {
@@ -376,11 +376,8 @@ function inferNode(node: Node, ins: (Info | undefined)[], inf: Inference): (Info
     }
     case 'Shape': {
       if (rank === undefined) return one(DataType.INT64, [inf.freshDim(node)]);
-      let s = attrInt(node, 'start', 0);
-      let e = attrInt(node, 'end', rank);
-      s = Math.min(Math.max(s < 0 ? s + rank : s, 0), rank);
-      e = Math.min(Math.max(e < 0 ? e + rank : e, 0), rank);
-      return one(DataType.INT64, [Math.max(0, e - s)]);
+      const { start, end } = shapeOpRange(node, rank);
+      return one(DataType.INT64, [end - start]);
     }
     case 'Size':
       return one(DataType.INT64, []);
@@ -887,12 +884,8 @@ function symbolicValue(node: Node, ins: (Info | undefined)[], inf: Inference): D
     case 'Shape': {
       const xs = ins[0]?.shape;
       if (!xs) return undefined;
-      const r = xs.length;
-      let st = attrInt(node, 'start', 0);
-      let e = attrInt(node, 'end', r);
-      st = Math.min(Math.max(st < 0 ? st + r : st, 0), r);
-      e = Math.min(Math.max(e < 0 ? e + r : e, 0), r);
-      return xs.slice(st, Math.max(st, e));
+      const { start, end } = shapeOpRange(node, xs.length);
+      return xs.slice(start, end);
     }
     case 'Size':
       return ins[0]?.shape ? [dimProd(ins[0].shape)] : undefined;

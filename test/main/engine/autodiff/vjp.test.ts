@@ -76,6 +76,18 @@ describe('buildVjp contract', () => {
     expect(r.report.families['elementwise']?.sort()).toEqual(['Add', 'Sin']);
   });
 
+  it('the transform skips operands that need no gradient and sums broadcast gradients back', async () => {
+    const { model } = await buildForward({
+      dtype: F,
+      inputs: { a: { shape: [2, 3] } },
+      build: (b, x) => b.op('Mul', [x.a!, b.initializer('w', F, [3], [1, 2, 3])]),
+    });
+    // w frozen: its product g*a is never emitted
+    expect(buildVjp(model, { wrt: ['a'] }).report.emittedOps).toEqual({ Mul: 1, Identity: 1 });
+    // w differentiated: g*a has a's shape [2, 3]; the transform sums it to [3] (ReduceSum keepdims + Reshape)
+    expect(buildVjp(model, { wrtInitializers: ['w'] }).report.emittedOps).toEqual({ Mul: 1, ReduceSum: 1, Reshape: 1, Identity: 1 });
+  });
+
   it('differentiates with respect to initializers (weights) and inputs together', async () => {
     const { checks } = await checkGradient({
       dtype: F,

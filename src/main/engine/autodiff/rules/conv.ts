@@ -16,8 +16,8 @@
  */
 import { attrInt, attrInts, attrString } from '../../onnx/ir.js';
 import { EngineError } from '../../errors.js';
-import type { GradContext, GradRule } from '../rule.js';
-import { reduceSum, reshapeTo } from '../broadcast.js';
+import { range } from '../../onnx/static-shape.js';
+import { singleOutput, type GradContext, type GradRule } from '../rule.js';
 
 /** Resolved geometry of a Conv/ConvTranspose node: per spatial axis. */
 export interface ConvGeometry {
@@ -78,10 +78,6 @@ function convOut(inSize: number, k: number, s: number, d: number, pb: number, pe
   return Math.floor((inSize + pb + pe - effKernel(k, d)) / s) + 1;
 }
 
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-}
-
 /**
  * The weight gradient of a Conv with input `z` [N, Cin, ...sp] whose output cotangent is
  * `g` [N, Cout, ...osp]: dW [Cout, Cin/group, ...kernel], with
@@ -92,6 +88,7 @@ function range(from: number, to: number): number[] {
  * that the forward never reached show up as extra positions).
  */
 export function convWeightGrad(ctx: GradContext, z: string, zShape: number[], g: string, gShape: number[], geo: ConvGeometry): string {
+  const { b } = ctx;
   const [N, Cin] = zShape as [number, number];
   const Cout = gShape[1]!;
   const ns = zShape.length - 2;
@@ -104,13 +101,13 @@ export function convWeightGrad(ctx: GradContext, z: string, zShape: number[], g:
   let zz: string;
   let gw: string;
   if (G === 1) {
-    zz = ctx.b.transpose(z, [1, 0, ...range(2, ns + 2)]);
-    gw = ctx.b.transpose(g, [1, 0, ...range(2, ns + 2)]);
+    zz = b.transpose(z, [1, 0, ...range(2, ns + 2)]);
+    gw = b.transpose(g, [1, 0, ...range(2, ns + 2)]);
   } else {
-    zz = reshapeTo(ctx, ctx.b.transpose(reshapeTo(ctx, z, [N, G, cin, ...sp]), [2, 1, 0, ...spAxes]), [cin, G * N, ...sp]);
-    gw = reshapeTo(ctx, ctx.b.transpose(reshapeTo(ctx, g, [N, G, cout, ...osp]), [1, 2, 0, ...spAxes]), [Cout, N, ...osp]);
+    zz = b.reshape(b.transpose(b.reshape(z, [N, G, cin, ...sp]), [2, 1, 0, ...spAxes]), [cin, G * N, ...sp]);
+    gw = b.reshape(b.transpose(b.reshape(g, [N, G, cout, ...osp]), [1, 2, 0, ...spAxes]), [Cout, N, ...osp]);
   }
-  let r = ctx.b.op('Conv', [zz, gw], {
+  let r = b.op('Conv', [zz, gw], {
     group: G,
     strides: geo.dilations,
     dilations: geo.strides,
@@ -121,9 +118,9 @@ export function convWeightGrad(ctx: GradContext, z: string, zShape: number[], g:
   if (rSpatial.some((d, i) => d !== geo.kernel[i])) {
     if (rSpatial.some((d, i) => d < geo.kernel[i]!))
       throw new Error(`convWeightGrad: correlation is smaller than the kernel (${rSpatial} < ${geo.kernel})`);
-    r = ctx.b.slice(r, new Array<number>(ns).fill(0), geo.kernel, range(2, ns + 2));
+    r = b.slice(r, new Array<number>(ns).fill(0), geo.kernel, range(2, ns + 2));
   }
-  return ctx.b.transpose(r, [1, 0, ...range(2, ns + 2)]);
+  return b.transpose(r, [1, 0, ...range(2, ns + 2)]);
 }
 
 /**
@@ -131,20 +128,20 @@ export function convWeightGrad(ctx: GradContext, z: string, zShape: number[], g:
  * W' [Cin, Cout/group, ...k] with the channel axes swapped inside each group and every spatial
  * axis reversed, so Conv(dY, W') with pads d(k-1) - p equals ConvTranspose(dY, W).
  */
-function adjointKernel(ctx: GradContext, w: string, wS: number[], group: number): string {
+function adjointKernel({ b }: GradContext, w: string, wS: number[], group: number): string {
   const [cout, cinG] = wS as [number, number];
   const ks = wS.slice(2);
   const ns = ks.length;
   let t: string;
-  if (group === 1) t = ctx.b.transpose(w, [1, 0, ...range(2, ns + 2)]);
+  if (group === 1) t = b.transpose(w, [1, 0, ...range(2, ns + 2)]);
   else {
     const coutG = cout / group;
-    const grouped = reshapeTo(ctx, w, [group, coutG, cinG, ...ks]);
-    t = reshapeTo(ctx, ctx.b.transpose(grouped, [0, 2, 1, ...range(3, ns + 3)]), [group * cinG, coutG, ...ks]);
+    const grouped = b.reshape(w, [group, coutG, cinG, ...ks]);
+    t = b.reshape(b.transpose(grouped, [0, 2, 1, ...range(3, ns + 3)]), [group * cinG, coutG, ...ks]);
   }
   const flip = range(0, ns).filter((i) => ks[i]! > 1);
   if (flip.length === 0) return t;
-  return ctx.b.slice(
+  return b.slice(
     t,
     flip.map(() => -1),
     flip.map(() => -(2 ** 62)),
@@ -153,71 +150,62 @@ function adjointKernel(ctx: GradContext, w: string, wS: number[], group: number)
   );
 }
 
-const conv: GradRule = (ctx, [g]) => {
-  const [xName, wName, bName] = ctx.node.inputs as [string, string, string | undefined];
-  const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
-  if (!g) return out;
-  const xS = ctx.shapeOf(xName);
-  const wS = ctx.shapeOf(wName);
-  const gS = ctx.shapeOf(g);
-  const ns = xS.length - 2;
-  if (ns < 1) throw new EngineError('INVALID_MODEL', `Conv node '${ctx.node.name}' needs an input of rank >= 3`);
-  const geo = geometry(ctx, wS, xS.slice(2), gS.slice(2));
+/** Bias gradient of Conv / ConvTranspose: dY summed over batch and spatial axes. */
+function biasGrad(ctx: GradContext, g: string, rank: number): string {
+  return ctx.b.reduceSum(g, [0, ...range(2, rank)], false);
+}
 
-  if (ctx.needsGrad(0) && geo.strides.every((s) => s === 1)) {
+/** The data and weight inputs of a Conv/ConvTranspose node, their shapes and dY's (input rank >= 3). */
+function operands(ctx: GradContext, g: string) {
+  const [xName, wName] = ctx.node.inputs as [string, string];
+  const xS = ctx.shapeOf(xName);
+  if (xS.length < 3) throw new EngineError('INVALID_MODEL', `${ctx.node.opType} node '${ctx.node.name}' needs an input of rank >= 3`);
+  return { xName, wName, xS, wS: ctx.shapeOf(wName), gS: ctx.shapeOf(g), ns: xS.length - 2 };
+}
+
+const conv = singleOutput((ctx, g) => {
+  const { xName, wName, xS, wS, gS, ns } = operands(ctx, g);
+  const geo = geometry(ctx, wS, xS.slice(2), gS.slice(2));
+  const { group, strides, dilations, kernel } = geo;
+
+  const dX = (): string => {
     // Unit stride: the adjoint is itself a convolution, with the kernel flipped and its channel
     // axes swapped (per group) and complementary pads d(k-1) - p. onnxruntime's CPU Conv runs
     // these shapes 15-25% faster than ConvTranspose; the weight rearrangement is constant-folded
     // at session creation for initializer weights (ConvTranspose prepacks its own transposed copy
     // of the weight anyway).
-    const pads = geo.pads.map((p, j) => geo.dilations[j % ns]! * (geo.kernel[j % ns]! - 1) - p);
-    if (pads.every((p) => p >= 0)) {
-      out[0] = ctx.b.op('Conv', [g, adjointKernel(ctx, wName, wS, geo.group)], {
-        group: geo.group,
-        strides: geo.strides,
-        dilations: geo.dilations,
-        pads,
-        kernel_shape: geo.kernel,
-      });
+    const pads = geo.pads.map((p, j) => dilations[j % ns]! * (kernel[j % ns]! - 1) - p);
+    if (strides.every((s) => s === 1) && pads.every((p) => p >= 0)) {
+      const attrs = { group, strides, dilations, pads, kernel_shape: kernel };
+      return ctx.b.op('Conv', [g, adjointKernel(ctx, wName, wS, group)], attrs);
     }
-  }
-  if (ctx.needsGrad(0) && out[0] === undefined) {
     // A strided conv ignores the last (in + pads - effective kernel) % stride input rows; give
     // them back as output_padding so dX has exactly X's shape.
     const outputPadding = range(0, ns).map((i) => {
-      const reach = geo.strides[i]! * (gS[i + 2]! - 1) + effKernel(geo.kernel[i]!, geo.dilations[i]!) - geo.pads[i]! - geo.pads[i + ns]!;
+      const reach = strides[i]! * (gS[i + 2]! - 1) + effKernel(kernel[i]!, dilations[i]!) - geo.pads[i]! - geo.pads[i + ns]!;
       return xS[i + 2]! - reach;
     });
-    if (outputPadding.some((p, i) => p < 0 || p >= Math.max(geo.strides[i]!, geo.dilations[i]!))) {
+    if (outputPadding.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dilations[i]!))) {
       throw new EngineError(
         'SHAPE_MISMATCH',
         `Conv node '${ctx.node.name}': shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`,
       );
     }
-    out[0] = ctx.b.op('ConvTranspose', [g, wName], {
-      group: geo.group,
-      strides: geo.strides,
-      dilations: geo.dilations,
+    return ctx.b.op('ConvTranspose', [g, wName], {
+      group,
+      strides,
+      dilations,
       pads: geo.pads,
-      kernel_shape: geo.kernel,
+      kernel_shape: kernel,
       output_padding: outputPadding.some((p) => p !== 0) ? outputPadding : undefined,
     });
-  }
-  if (ctx.needsGrad(1)) out[1] = convWeightGrad(ctx, xName, xS, g, gS, geo);
-  if (bName && ctx.needsGrad(2)) out[2] = reduceSum(ctx, g, [0, ...range(2, ns + 2)], false);
-  return out;
-};
+  };
+  return [dX, () => convWeightGrad(ctx, xName, xS, g, gS, geo), () => biasGrad(ctx, g, xS.length)];
+});
 
-const convTranspose: GradRule = (ctx, [g]) => {
-  const [xName, wName, bName] = ctx.node.inputs as [string, string, string | undefined];
-  const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
-  if (!g) return out;
+const convTranspose = singleOutput((ctx, g) => {
+  const { xName, wName, xS, wS, gS, ns } = operands(ctx, g);
   const where = `ConvTranspose node '${ctx.node.name}'`;
-  const xS = ctx.shapeOf(xName);
-  const wS = ctx.shapeOf(wName);
-  const gS = ctx.shapeOf(g);
-  const ns = xS.length - 2;
-  if (ns < 1) throw new EngineError('INVALID_MODEL', `${where} needs an input of rank >= 3`);
   const autoPad = attrString(ctx.node, 'auto_pad', 'NOTSET');
   if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || ctx.node.attrs['output_shape']) {
     // Where the implicit padding goes differs between ONNX versions and runtimes; not worth guessing.
@@ -232,22 +220,18 @@ const convTranspose: GradRule = (ctx, [g]) => {
   const pads = autoPad === 'VALID' ? new Array<number>(2 * ns).fill(0) : attrInts(ctx.node, 'pads', new Array<number>(2 * ns).fill(0));
   const geo: ConvGeometry = { kernel, strides, dilations, pads, group: attrInt(ctx.node, 'group', 1) };
 
-  if (ctx.needsGrad(0)) {
-    let d = ctx.b.op('Conv', [g, wName], { group: geo.group, strides, dilations, pads, kernel_shape: kernel });
+  const dX = (): string => {
+    const d = ctx.b.op('Conv', [g, wName], { group: geo.group, strides, dilations, pads, kernel_shape: kernel });
     const dS = range(0, ns).map((i) => convOut(gS[i + 2]!, kernel[i]!, strides[i]!, dilations[i]!, pads[i]!, pads[i + ns]!));
-    if (dS.some((v, i) => v !== xS[i + 2])) {
-      if (dS.some((v, i) => v < xS[i + 2]!))
-        throw new EngineError('SHAPE_MISMATCH', `${where}: shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`);
-      d = ctx.b.slice(d, new Array<number>(ns).fill(0), xS.slice(2), range(2, ns + 2));
-    }
-    out[0] = d;
-  }
+    if (dS.every((v, i) => v === xS[i + 2])) return d;
+    if (dS.some((v, i) => v < xS[i + 2]!))
+      throw new EngineError('SHAPE_MISMATCH', `${where}: shapes X [${xS}] / Y [${gS}] are inconsistent with its attributes`);
+    return ctx.b.slice(d, new Array<number>(ns).fill(0), xS.slice(2), range(2, ns + 2));
+  };
   // ConvTranspose(X, W) is the adjoint of Conv(., W); its weight gradient is Conv's with the
   // roles swapped: the "input" is dY and the "output cotangent" is X.
-  if (ctx.needsGrad(1)) out[1] = convWeightGrad(ctx, g, gS, xName, xS, geo);
-  if (bName && ctx.needsGrad(2)) out[2] = reduceSum(ctx, g, [0, ...range(2, ns + 2)], false);
-  return out;
-};
+  return [dX, () => convWeightGrad(ctx, g, gS, xName, xS, geo), () => biasGrad(ctx, g, xS.length)];
+});
 
 export const rules: Record<string, GradRule> = {
   Conv: conv,

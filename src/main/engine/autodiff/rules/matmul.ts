@@ -7,22 +7,15 @@
  * labels that exist only in the operand (summed in the forward: broadcast back with Expand)
  * and size-1 ellipsis dimensions (broadcast in the forward: summed back).
  */
+import { f } from '../../onnx/builder.js';
 import { attrFloat, attrInt, attrString } from '../../onnx/ir.js';
+import { broadcastShapes, numel, sameShape, swapLast2 } from '../../onnx/static-shape.js';
 import { EngineError } from '../../errors.js';
-import type { GradContext, GradRule } from '../rule.js';
-import { broadcastShapes, expandTo, numel, reshapeTo, sameShape, scale, unbroadcast } from '../broadcast.js';
+import { singleOutput, type GradContext, type GradRule } from '../rule.js';
 
-/** Permutation swapping the last two axes of a rank-`r` tensor. */
-function swapLast2(r: number): number[] {
-  const p = Array.from({ length: r }, (_, i) => i);
-  p[r - 2] = r - 1;
-  p[r - 1] = r - 2;
-  return p;
-}
-
-const matmul: GradRule = (ctx, [gY]) => {
+const matmul = singleOutput((ctx, gY) => {
+  const { b } = ctx;
   const [aName, bName] = ctx.node.inputs as [string, string];
-  if (!gY) return [undefined, undefined];
   const aS = ctx.shapeOf(aName);
   const bS = ctx.shapeOf(bName);
   if (aS.length === 0 || bS.length === 0) throw new EngineError('INVALID_MODEL', `MatMul node '${ctx.node.name}' has a scalar operand`);
@@ -30,92 +23,64 @@ const matmul: GradRule = (ctx, [gY]) => {
   const a2S = aS.length === 1 ? [1, aS[0]!] : aS;
   const b2S = bS.length === 1 ? [bS[0]!, 1] : bS;
   const batch = broadcastShapes(a2S.slice(0, -2), b2S.slice(0, -2));
-  const M = a2S[a2S.length - 2]!;
-  const K = a2S[a2S.length - 1]!;
-  const N = b2S[b2S.length - 1]!;
+  if (!batch) throw new EngineError('SHAPE_MISMATCH', `MatMul node '${ctx.node.name}': batch shapes [${aS}] and [${bS}] do not broadcast`);
+  const [M, K, N] = [a2S[a2S.length - 2]!, a2S[a2S.length - 1]!, b2S[b2S.length - 1]!];
   const g2S = [...batch, M, N];
-  const gS = ctx.shapeOf(gY);
-  const g2 = sameShape(gS, g2S) ? gY : reshapeTo(ctx, gY, g2S);
-  const a2 = () => (aS.length === 1 ? reshapeTo(ctx, aName, a2S) : aName);
-  const b2 = () => (bS.length === 1 ? reshapeTo(ctx, bName, b2S) : bName);
+  const g2 = sameShape(ctx.shapeOf(gY), g2S) ? gY : b.reshape(gY, g2S);
+  const a2 = () => (aS.length === 1 ? b.reshape(aName, a2S) : aName);
+  const b2 = () => (bS.length === 1 ? b.reshape(bName, b2S) : bName);
+  const reshapedTo = (d: string, from: number[], to: number[]) => (sameShape(from, to) ? d : b.reshape(d, to));
 
   // With a 2-D right operand (a weight) every batch row of A meets the same B: fold the batch into
   // the row axis and use 2-D products. Gemm's trans flags also keep the runtime from constant-
   // folding a transposed copy of the weight (a Transpose of an initializer would be).
-  const flat = b2S.length === 2 && ctx.opset >= 11;
-  const rows = numel(batch) * M;
-
-  let dA: string | undefined;
-  if (ctx.needsGrad(0)) {
-    if (flat) {
+  if (b2S.length === 2 && ctx.opset >= 11) {
+    const rows = numel(batch) * M;
+    const gRows = () => (batch.length > 0 ? b.reshape(g2, [rows, N]) : g2);
+    return [
       // dA = g @ B^T
-      const gf = batch.length > 0 ? reshapeTo(ctx, g2, [rows, N]) : g2;
-      const d = ctx.b.op('Gemm', [gf, b2()], { transB: 1 });
-      dA = sameShape([rows, K], aS) ? d : reshapeTo(ctx, d, aS);
-    } else {
-      // dA = g @ B^T, summed over the batch axes A was broadcast along.
-      const bt = ctx.b.transpose(b2(), swapLast2(b2S.length));
-      let d = ctx.b.op('MatMul', [g2, bt]);
-      d = unbroadcast(ctx, d, [...batch, M, K], a2S);
-      dA = aS.length === 1 ? reshapeTo(ctx, d, aS) : d;
-    }
+      () => reshapedTo(b.gemm(gRows(), b2(), { transB: 1 }), [rows, K], aS),
+      // dB = A^T @ g with the batch summed inside the product (no [B,K,N] intermediate)
+      () => {
+        const af = batch.length > 0 || aS.length === 1 ? b.reshape(a2(), [rows, K]) : aName;
+        return reshapedTo(b.gemm(af, gRows(), { transA: 1 }), b2S, bS);
+      },
+    ];
   }
-
-  let dB: string | undefined;
-  if (ctx.needsGrad(1)) {
-    if (flat) {
-      // dB = A^T @ g with the batch summed inside the product (no [B,K,N] intermediate).
-      const af = batch.length > 0 || aS.length === 1 ? reshapeTo(ctx, a2(), [rows, K]) : aName;
-      const gf = batch.length > 0 ? reshapeTo(ctx, g2, [rows, N]) : g2;
-      const d = ctx.b.op('Gemm', [af, gf], { transA: 1 });
-      dB = sameShape(b2S, bS) ? d : reshapeTo(ctx, d, bS);
-    } else {
-      const at = ctx.b.transpose(a2(), swapLast2(a2S.length));
-      let d = ctx.b.op('MatMul', [at, g2]);
-      d = unbroadcast(ctx, d, [...batch, K, N], b2S);
-      dB = bS.length === 1 ? reshapeTo(ctx, d, bS) : d;
-    }
-  }
-  return [dA, dB];
-};
+  // Batched products; the transform sums them over the batch axes an operand was broadcast along
+  // (1-D operands: summed to the promoted shape here, then reshaped).
+  const unpromote = (d: string, promoted: number[], s: number[]) => (s.length === 1 ? b.reshape(b.sumTo(d, promoted), s) : d);
+  return [
+    () => unpromote(b.matmul(g2, b.transpose(b2(), swapLast2(b2S.length))), a2S, aS),
+    () => unpromote(b.matmul(b.transpose(a2(), swapLast2(a2S.length)), g2), b2S, bS),
+  ];
+});
 
 /** alpha * op(P) @ op(Q) for 2-D P, Q, as Gemm where C is optional (opset >= 11), else MatMul. */
 function product2d(ctx: GradContext, p: string, q: string, transP: boolean, transQ: boolean, alpha: number): string {
-  if (ctx.opset >= 11) {
-    return ctx.b.op('Gemm', [p, q], { transA: transP ? 1 : 0, transB: transQ ? 1 : 0, alpha: { kind: 'float', value: alpha } });
-  }
-  const pp = transP ? ctx.b.transpose(p, [1, 0]) : p;
-  const qq = transQ ? ctx.b.transpose(q, [1, 0]) : q;
-  return scale(ctx, ctx.b.op('MatMul', [pp, qq]), alpha, ctx.dtypeOf(p));
+  const { b } = ctx;
+  if (ctx.opset >= 11) return b.gemm(p, q, { transA: transP ? 1 : 0, transB: transQ ? 1 : 0, alpha: f(alpha) });
+  const pp = transP ? b.transpose(p, [1, 0]) : p;
+  const qq = transQ ? b.transpose(q, [1, 0]) : q;
+  return b.scale(b.matmul(pp, qq), alpha, ctx.dtypeOf(p));
 }
 
-const gemm: GradRule = (ctx, [gY]) => {
+/** Y = alpha * A' B' + beta * C with A' = op(A), B' = op(B). */
+const gemm = singleOutput((ctx, gY) => {
   const [aName, bName, cName] = ctx.node.inputs as [string, string, string | undefined];
-  const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
-  if (!gY) return out;
   const transA = attrInt(ctx.node, 'transA', 0) !== 0;
   const transB = attrInt(ctx.node, 'transB', 0) !== 0;
   const alpha = attrFloat(ctx.node, 'alpha', 1);
   const beta = attrFloat(ctx.node, 'beta', 1);
-  // Y = alpha * A' B' + beta * C with A' = op(A), B' = op(B).
-  if (ctx.needsGrad(0)) {
-    // dA' = alpha * g B'^T; dA = dA' or its transpose.
-    out[0] = transA
-      ? product2d(ctx, bName, gY, transB, true, alpha) // alpha * B' g^T
-      : product2d(ctx, gY, bName, false, !transB, alpha);
-  }
-  if (ctx.needsGrad(1)) {
-    // dB' = alpha * A'^T g; dB = dB' or its transpose.
-    out[1] = transB
-      ? product2d(ctx, gY, aName, true, transA, alpha) // alpha * g^T A'
-      : product2d(ctx, aName, gY, !transA, false, alpha);
-  }
-  if (cName && ctx.node.inputs.length > 2 && ctx.needsGrad(2)) {
-    const d = unbroadcast(ctx, gY, ctx.shapeOf(gY), ctx.shapeOf(cName));
-    out[2] = scale(ctx, d, beta, ctx.dtypeOf(gY));
-  }
-  return out;
-};
+  return [
+    // dA' = alpha * g B'^T; dA = dA' or its transpose (alpha * B' g^T)
+    () => (transA ? product2d(ctx, bName, gY, transB, true, alpha) : product2d(ctx, gY, bName, false, !transB, alpha)),
+    // dB' = alpha * A'^T g; dB = dB' or its transpose (alpha * g^T A')
+    () => (transB ? product2d(ctx, gY, aName, true, transA, alpha) : product2d(ctx, aName, gY, !transA, false, alpha)),
+    // scaled after the sum over C's broadcast axes
+    () => ctx.b.scale(ctx.b.sumTo(gY, ctx.shapeOf(cName!)), beta, ctx.dtypeOf(gY)),
+  ];
+});
 
 // ---- Einsum ----
 
@@ -179,10 +144,9 @@ export function parseEinsum(equation: string, ranks: number[], where = 'Einsum')
   return { inputs, output };
 }
 
-const einsum: GradRule = (ctx, [gY]) => {
+const einsum = singleOutput((ctx, gY) => {
+  const { b } = ctx;
   const ins = ctx.node.inputs;
-  const out: (string | undefined)[] = ins.map(() => undefined);
-  if (!gY) return out;
   const where = `Einsum node '${ctx.node.name}'`;
   const shapes = ins.map((n) => ctx.shapeOf(n));
   const terms = parseEinsum(
@@ -217,21 +181,21 @@ const einsum: GradRule = (ctx, [gY]) => {
     return c;
   };
 
+  const expandTo = (x: string, from: number[], to: number[]) => (sameShape(from, to) ? x : b.expand(x, to));
   // Operands as the reversed equations see them: size-1 broadcast axes expanded to full size.
   const fullShape = (i: number) => terms.inputs[i]!.map((l) => size.get(l)!);
   const expanded = new Map<number, string>();
   const operandFull = (i: number): string => {
     let v = expanded.get(i);
     if (!v) {
-      v = expandTo(ctx, ins[i]!, shapes[i]!, fullShape(i));
+      v = expandTo(ins[i]!, shapes[i]!, fullShape(i));
       expanded.set(i, v);
     }
     return v;
   };
 
   const yTerm = terms.output.map(letterOf).join('');
-  for (let i = 0; i < ins.length; i++) {
-    if (!ctx.needsGrad(i)) continue;
+  return ins.map((_x, i) => () => {
     const t = terms.inputs[i]!;
     if (new Set(t).size !== t.length) {
       throw new EngineError(
@@ -246,22 +210,20 @@ const einsum: GradRule = (ctx, [gY]) => {
     const kept = t.filter((_, ax) => keep[ax]);
     const others = ins.map((_, j) => j).filter((j) => j !== i);
     const eq = `${[yTerm, ...others.map((j) => terms.inputs[j]!.map(letterOf).join(''))].join(',')}->${kept.map(letterOf).join('')}`;
-    let d = ctx.b.op('Einsum', [gY, ...others.map(operandFull)], { equation: eq });
+    let d = b.op('Einsum', [gY, ...others.map(operandFull)], { equation: eq });
     const dropped = t.map((_, ax) => ax).filter((ax) => !keep[ax]);
     if (dropped.length > 0) {
-      d = ctx.b.unsqueeze(d, dropped);
+      d = b.unsqueeze(d, dropped);
       // Labels private to this operand were summed away in the forward: every element gets the same cotangent.
       d = expandTo(
-        ctx,
         d,
         t.map((l, ax) => (keep[ax] ? size.get(l)! : 1)),
         shapes[i]!,
       );
     }
-    out[i] = d;
-  }
-  return out;
-};
+    return d;
+  });
+});
 
 export const rules: Record<string, GradRule> = {
   MatMul: matmul,

@@ -6,44 +6,28 @@
  * empty axes mean "all axes" unless `noop_with_empty_axes` is set.
  */
 import { attrInt, attrInts } from '../../onnx/ir.js';
-import type { GradContext, GradRule } from '../rule.js';
-import { constInts, expandTo, normAxis, reshapeTo, sameShape, scale } from '../broadcast.js';
+import { numel, range, sameShape } from '../../onnx/static-shape.js';
+import { constInts, inputShape, normAxis, outputShape, singleOutput, type GradContext, type GradRule } from '../rule.js';
 
 /** The normalised, sorted axes a reduce node reduces over (empty = no-op). */
 export function reduceAxes(ctx: GradContext, axesAsInputFrom: number): number[] {
-  const x = ctx.node.inputs[0]!;
-  const rank = ctx.shapeOf(x).length;
-  let axes: number[] | undefined;
-  if (ctx.opset >= axesAsInputFrom) axes = constInts(ctx, ctx.node.inputs[1], 'axes');
-  else axes = attrInts(ctx.node, 'axes');
-  if (!axes || axes.length === 0) {
-    if (attrInt(ctx.node, 'noop_with_empty_axes', 0) === 1) return [];
-    return Array.from({ length: rank }, (_x, i) => i);
-  }
+  const rank = inputShape(ctx).length;
+  const axes = ctx.opset >= axesAsInputFrom ? constInts(ctx, ctx.node.inputs[1], 'axes') : attrInts(ctx.node, 'axes');
+  if (!axes || axes.length === 0) return attrInt(ctx.node, 'noop_with_empty_axes', 0) === 1 ? [] : range(0, rank);
   return [...new Set(axes.map((a) => normAxis(a, rank)))].sort((a, b) => a - b);
 }
 
 function reduceRule(mean: boolean, axesAsInputFrom: number): GradRule {
-  return (ctx, [g]) => {
-    const res: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
-    if (!g || !ctx.needsGrad(0)) return res;
-    const x = ctx.node.inputs[0]!;
-    const shape = ctx.shapeOf(x);
+  return singleOutput((ctx, g) => {
+    const { b } = ctx;
+    const shape = inputShape(ctx);
     const axes = reduceAxes(ctx, axesAsInputFrom);
-    if (axes.length === 0) {
-      res[0] = g;
-      return res;
-    }
+    if (axes.length === 0) return [g];
     const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    let v = g;
-    if (!sameShape(ctx.shapeOf(ctx.node.outputs[0]!), kept)) v = reshapeTo(ctx, v, kept);
-    if (mean) {
-      const count = axes.reduce((n, a) => n * shape[a]!, 1);
-      v = scale(ctx, v, 1 / count, ctx.dtypeOf(x));
-    }
-    res[0] = expandTo(ctx, v, kept, shape);
-    return res;
-  };
+    let v = sameShape(outputShape(ctx), kept) ? g : b.reshape(g, kept);
+    if (mean) v = b.scale(v, 1 / numel(axes.map((a) => shape[a]!)), ctx.dtypeOf(ctx.node.inputs[0]!));
+    return [sameShape(kept, shape) ? v : b.expand(v, shape)];
+  });
 }
 
 export const rules: Record<string, GradRule> = {

@@ -13,8 +13,8 @@
  */
 import { attrFloat, attrInt, attrInts, attrString } from '../../onnx/ir.js';
 import { EngineError } from '../../errors.js';
-import type { GradContext, GradRule } from '../rule.js';
-import { normAxis, reduceSum, reshapeTo, sameShape } from '../broadcast.js';
+import { invertPerm, range, sameShape } from '../../onnx/static-shape.js';
+import { normAxis, singleOutput, type GradContext, type GradRule } from '../rule.js';
 
 const F = Math.fround;
 
@@ -198,7 +198,7 @@ function resolveAxes(ctx: GradContext, inShape: number[], outShape: number[], co
   const scalesName = legacy ? (node.inputs[1] ?? '') : (node.inputs[2] ?? '');
   const sizesName = legacy ? '' : (node.inputs[3] ?? '');
   const axesAttr = ctx.opset >= 18 ? attrInts(node, 'axes') : undefined;
-  const axes = axesAttr ? axesAttr.map((a) => normAxis(a, r)) : Array.from({ length: r }, (_, i) => i);
+  const axes = axesAttr ? axesAttr.map((a) => normAxis(a, r)) : range(0, r);
 
   const scales = new Array<number>(r).fill(1);
   const given = floatArray(ctx, scalesName);
@@ -243,19 +243,16 @@ function resolveAxes(ctx: GradContext, inShape: number[], outShape: number[], co
   return inShape.map((inLen, a) => ({ scale: scales[a]!, inLen, outLen: outShape[a]!, roiStart: roiStart[a]!, roiEnd: roiEnd[a]! }));
 }
 
-const resize: GradRule = (ctx, [g]) => {
-  const node = ctx.node;
-  const out: (string | undefined)[] = node.inputs.map(() => undefined);
-  if (!g || !ctx.needsGrad(0)) return out;
+const resize = singleOutput((ctx, g) => [() => resizeAdjoint(ctx, g)]);
+
+function resizeAdjoint(ctx: GradContext, g: string): string {
+  const { b, node } = ctx;
   const where = `Resize node '${node.name}'`;
   const xName = node.inputs[0]!;
   const inShape = ctx.shapeOf(xName);
   const outShape = ctx.shapeOf(node.outputs[0]!);
   const dtype = ctx.dtypeOf(xName);
-  if (sameShape(inShape, outShape)) {
-    out[0] = g; // the runtime copies when nothing is resized
-    return out;
-  }
+  if (sameShape(inShape, outShape)) return g; // the runtime copies when nothing is resized
   const mode = attrString(node, 'mode', 'nearest');
   if (mode !== 'nearest' && mode !== 'linear' && mode !== 'cubic')
     throw new EngineError('UNSUPPORTED_OP', `${where}: unknown mode '${mode}'`);
@@ -293,7 +290,7 @@ const resize: GradRule = (ctx, [g]) => {
         sumAxes.push(split.length - 1);
       } else split.push(curShape[a]!);
     }
-    cur = reduceSum(ctx, reshapeTo(ctx, cur, split), sumAxes, false);
+    cur = b.reduceSum(b.reshape(cur, split), sumAxes, false);
     for (const a of blockAxes) curShape[a] = inShape[a]!;
   }
   for (let a = 0; a < r; a++) {
@@ -303,24 +300,19 @@ const resize: GradRule = (ctx, [g]) => {
     const w = denseMatrix(taps[a]!, inLen);
     if (a === r - 1) {
       // dX[.., i] = sum_o g[.., o] W[o, i]
-      cur = ctx.b.op('MatMul', [cur, ctx.b.initializer('resize_adj', dtype, [outLen, inLen], w)]);
+      cur = b.matmul(cur, b.initializer('resize_adj', dtype, [outLen, inLen], w));
     } else if (a === r - 2) {
       // dX[.., i, w] = sum_o W[o, i] g[.., o, w]
-      cur = ctx.b.op('MatMul', [ctx.b.initializer('resize_adj', dtype, [inLen, outLen], transposeMatrix(w, outLen, inLen)), cur]);
+      cur = b.matmul(b.initializer('resize_adj', dtype, [inLen, outLen], transposeMatrix(w, outLen, inLen)), cur);
     } else {
-      const perm = Array.from({ length: r }, (_, i) => i).filter((i) => i !== a);
-      perm.push(a);
-      const inv = new Array<number>(r);
-      perm.forEach((p, i) => (inv[p] = i));
-      const moved = ctx.b.transpose(cur, perm);
-      const prod = ctx.b.op('MatMul', [moved, ctx.b.initializer('resize_adj', dtype, [outLen, inLen], w)]);
-      cur = ctx.b.transpose(prod, inv);
+      const perm = [...range(0, r).filter((i) => i !== a), a];
+      const prod = b.matmul(b.transpose(cur, perm), b.initializer('resize_adj', dtype, [outLen, inLen], w));
+      cur = b.transpose(prod, invertPerm(perm));
     }
     curShape[a] = inLen;
   }
-  out[0] = cur;
-  return out;
-};
+  return cur;
+}
 
 export const rules: Record<string, GradRule> = {
   Resize: resize,

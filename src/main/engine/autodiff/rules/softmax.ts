@@ -7,33 +7,30 @@
  * Softmax: dx = y * (g - sum(g * y)) and LogSoftmax: dx = g - exp(y) * sum(g) need no reshapes.
  */
 import { attrInt } from '../../onnx/ir.js';
-import type { GradContext, GradRule } from '../rule.js';
-import { normAxis, reduceSum } from '../broadcast.js';
+import { range } from '../../onnx/static-shape.js';
+import { inputShape, normAxis, singleOutput, type GradContext, type GradRule } from '../rule.js';
 
 /** The axes a (Log)Softmax node normalises over, at the model's opset. */
 export function softmaxAxes(ctx: GradContext): number[] {
-  const rank = ctx.shapeOf(ctx.node.inputs[0]!).length;
+  const rank = inputShape(ctx).length;
   const legacy = ctx.opset < 13;
   const axis = normAxis(attrInt(ctx.node, 'axis', legacy ? 1 : -1), rank);
-  if (!legacy) return [axis];
-  return Array.from({ length: rank - axis }, (_, i) => axis + i);
+  return legacy ? range(axis, rank) : [axis];
 }
 
-const softmax: GradRule = (ctx, [g]) => {
-  if (!g || !ctx.needsGrad(0)) return [undefined];
+// y*g - y*s: reuses g*y instead of forming g - s at full size and multiplying again
+const softmax = singleOutput((ctx, g) => {
+  const { b } = ctx;
   const y = ctx.node.outputs[0]!;
-  const gy = ctx.b.op('Mul', [g, y]);
-  const s = reduceSum(ctx, gy, softmaxAxes(ctx), true);
-  // y*g - y*s: reuses g*y instead of forming g - s at full size and multiplying again.
-  return [ctx.b.op('Sub', [gy, ctx.b.op('Mul', [y, s])])];
-};
+  const gy = b.mul(g, y);
+  return [b.sub(gy, b.mul(y, b.reduceSum(gy, softmaxAxes(ctx), true)))];
+});
 
-const logSoftmax: GradRule = (ctx, [g]) => {
-  if (!g || !ctx.needsGrad(0)) return [undefined];
-  const y = ctx.node.outputs[0]!;
-  const s = reduceSum(ctx, g, softmaxAxes(ctx), true);
-  return [ctx.b.op('Sub', [g, ctx.b.op('Mul', [ctx.b.op('Exp', [y]), s])])];
-};
+const logSoftmax = singleOutput((ctx, g) => {
+  const { b } = ctx;
+  const s = b.reduceSum(g, softmaxAxes(ctx), true);
+  return [b.sub(g, b.mul(b.unary('Exp', ctx.node.outputs[0]!), s))];
+});
 
 export const rules: Record<string, GradRule> = {
   Softmax: softmax,
