@@ -124,6 +124,20 @@ test('invert the generated image: progress and result prompt', async ({}, testIn
   expect(Number(await page.getByTestId('loss-chart').getAttribute('data-points'))).toBeGreaterThan(0);
   await shot(page, 'invert', testInfo);
 
+  // The target's attention overlay: the recovered prompt's words over the inverted image (a segment job, noising path).
+  if (capabilities.includes('segment')) {
+    await page.getByTestId('invert-target-attention-toggle').click();
+    const overlay = page.getByTestId('invert-target-attention');
+    await expect(overlay).toHaveAttribute('data-ready', 'true', { timeout: 300_000 });
+    const word = overlay.getByTestId('attention-word').first();
+    await word.hover();
+    const canvas = page.getByTestId('invert-target-attention-canvas');
+    await expect(canvas).toHaveAttribute('data-word', (await word.getAttribute('data-word'))!);
+    await expect.poll(async () => Number(await canvas.getAttribute('data-mask-pixels'))).toBeGreaterThan(0);
+    await expect(overlay).toContainText('from noising this image');
+    await page.getByTestId('invert-target-attention-toggle').click();
+  }
+
   // The recovered prompt opens in the Prompt editor.
   const recovered = ((await page.getByTestId('result-prompt').textContent()) ?? '').trim();
   await page.getByTestId('open-in-prompt').click();

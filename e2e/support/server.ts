@@ -1,7 +1,7 @@
 /**
  * Starts `inversion-studio serve --port 0 --models demo` on a fresh library and data folder and
  * returns the printed URL (it carries the per-launch token). One server per test file, so files
- * do not see each other's libraries.
+ * do not see each other's libraries. `prepare` can put files there first (a damaged settings file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +26,13 @@ export interface StudioServer {
 
 export interface ServeOptions {
   models?: string;
+  /**
+   * Runs before the server starts, with the (not yet created) library and data folders: e.g. to
+   * put a damaged config.json or an existing library there.
+   */
+  prepare?: (dirs: { libraryDir: string; dataDir: string }) => void | Promise<void>;
+  /** Pass `--library` (default true); false lets the settings file name the library folder. */
+  libraryFlag?: boolean;
   /** Extra environment for the server (and its engine worker). */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
@@ -35,12 +42,14 @@ export async function startServer(options: ServeOptions = {}): Promise<StudioSer
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'studio-e2e-'));
   const libraryDir = path.join(tmp, 'library');
   const dataDir = path.join(tmp, 'data');
+  await options.prepare?.({ libraryDir, dataDir });
   const bin = path.join(REPO_ROOT, 'bin/inversion-studio.js');
+  const library = options.libraryFlag === false ? [] : ['--library', libraryDir];
   // STUDIO_E2E_WEB_DIR serves another renderer build than out/web (e.g. one built elsewhere).
   const web = process.env.STUDIO_E2E_WEB_DIR ? ['--web', process.env.STUDIO_E2E_WEB_DIR] : [];
   const child = spawn(
     process.execPath,
-    [bin, 'serve', '--port', '0', '--models', options.models ?? 'demo', '--library', libraryDir, '--data', dataDir, ...web],
+    [bin, 'serve', '--port', '0', '--models', options.models ?? 'demo', ...library, '--data', dataDir, ...web],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, INVERSION_STUDIO_HOME: dataDir, ...options.env },

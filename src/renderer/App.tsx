@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect } from 'react';
 import { EngineBanner, EngineStatus } from './components/EngineStatus.js';
+import { NoticeBanners } from './components/Notices.js';
 import { navigate, useNav, VIEWS, type ViewName } from './nav.js';
 import { InvertView } from './views/InvertView.js';
 import { LibraryView } from './views/LibraryView.js';
@@ -73,6 +74,7 @@ export function App() {
       </nav>
       <main className="content">
         <EngineBanner />
+        <NoticeBanners />
         {/* Views stay mounted once seen, so a running inversion or an edited prompt survives switching. */}
         <section hidden={nav.view !== 'invert'} aria-label="Invert" className="view">
           {seen.has('invert') && <InvertView />}

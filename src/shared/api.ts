@@ -11,9 +11,11 @@
  * stable. (Across contextBridge only an Error's message survives, so the message is prefixed with
  * `[CODE] `; use `studioErrorCode(e)` to read it back on either side.)
  */
+import type { AttentionMaps } from './ipc/attention.js';
 import type { JobInfo, JobProgress, JobResult } from './ipc/jobs.js';
 import type { LibraryItem } from './ipc/library.js';
 import type { ModelInfo } from './ipc/models.js';
+import type { Notice } from './ipc/notices.js';
 import type { StudioEvent } from './ipc/events.js';
 import type { LibraryPage, ParamsOf, RequestOf, RequestType, ResponseOf, StatusResult, TokenizeResult } from './ipc/requests.js';
 import type { Settings, SettingsPatch } from './ipc/settings.js';
@@ -31,6 +33,8 @@ export const REQUEST_METHODS = {
   generate: 'params',
   /** Queue an inversion (one image; call once per image for a queue). */
   invert: 'params',
+  /** Queue a segmentation: per-word cross-attention maps of an image (the result's `maps`). */
+  segment: 'params',
   /** Cancel a queued or running job; a running inversion ends with `job.cancelled` carrying its best result. */
   cancel: ['jobId'],
   listJobs: [],
@@ -47,6 +51,12 @@ export const REQUEST_METHODS = {
   /** Live token counter: tokens of `text` under the model set's CLIP tokenizer, and what is dropped. */
   tokenize: ['text', 'modelSet'],
   getStatus: [],
+  /** Write the full-resolution masks of maps a job returned into a folder on the engine's machine. */
+  exportSegmentation: 'params',
+  /** Notices still relevant (damaged settings file moved aside, library index rebuilt...), oldest first. */
+  listNotices: [],
+  /** The user has read a notice: forget it (every client gets `notice.dismissed`). */
+  dismissNotice: ['id'],
 } as const satisfies { [T in RequestType]: ArgumentForm<T> };
 
 type Positional<T extends RequestType, K extends readonly (keyof ParamsOf<T>)[]> = { -readonly [I in keyof K]: ParamsOf<T>[K[I]] };
@@ -123,6 +133,8 @@ export function studioErrorMessage(e: unknown): string {
 }
 
 export type {
+  AttentionMaps,
+  Notice,
   StudioEvent,
   JobInfo,
   JobProgress,

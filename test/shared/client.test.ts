@@ -53,6 +53,7 @@ describe('StudioApi from one table', () => {
     const calls = [
       api.generate({ prompt: 'a fox' }),
       api.invert({ image: { source: 'library', id: 'item-1' } }),
+      api.segment({ image: { source: 'library', id: 'item-1', file: 'item-1-target.png' }, threshold: 0.3 }),
       api.cancel('job-1'),
       api.listJobs(),
       api.listLibrary(),
@@ -65,12 +66,15 @@ describe('StudioApi from one table', () => {
       api.setSettings({ offline: true }),
       api.tokenize('a fox'),
       api.getStatus(),
+      api.exportSegmentation({ id: 'seg-1', dir: '/tmp/masks' }),
+      api.listNotices(),
+      api.dismissNotice('n-1'),
     ];
     for (const c of calls) c.catch(() => undefined);
     expect(posted.map((m) => m.request.type)).toEqual(Object.keys(REQUEST_METHODS));
     for (const m of posted) expect(RequestSchema.safeParse(m.request).success, m.request.type).toBe(true);
-    reply({ kind: 'response', id: posted[2]!.id, ok: true, result: { cancelled: true } });
-    await expect(calls[2]).resolves.toEqual({ cancelled: true });
+    reply({ kind: 'response', id: posted[3]!.id, ok: true, result: { cancelled: true } });
+    await expect(calls[3]).resolves.toEqual({ cancelled: true });
     reply({ kind: 'response', id: posted[0]!.id, ok: false, error: { code: 'QUEUE_FULL', message: 'full' } });
     await expect(calls[0]).rejects.toThrow('[QUEUE_FULL] full');
   });

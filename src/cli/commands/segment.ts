@@ -28,9 +28,9 @@ import { EngineError } from '../../main/engine/errors.js';
 import { parseA1111 } from '../../main/engine/image/a1111.js';
 import { chwToRgbBytes, loadImage, readPngMetadata } from '../../main/engine/image/image-io.js';
 import { isPng } from '../../main/engine/image/png-chunks.js';
-import { captionerInstalled } from '../../main/engine/inversion/captioner.js';
 import { inversionModelsFromSet } from '../../main/engine/inversion/from-model-set.js';
 import { invert, type InitSpec } from '../../main/engine/inversion/invert.js';
+import { resolveOptionalModels } from '../../main/engine/inversion/optional-models.js';
 import { presetSettings } from '../../main/engine/inversion/presets.js';
 import { resolveCacheDir } from '../../main/engine/models/cache.js';
 import { isProviderChoice, PROVIDER_CHOICES, type ProviderChoice } from '../../main/engine/runtime/providers.js';
@@ -265,17 +265,29 @@ export async function run(argv: string[]): Promise<number> {
         const target = { data: work.data, width: work.width, height: work.height };
         const outSize = { width: original.width, height: original.height };
         if (promptFrom === 'invert') {
+          let answer: { prompt: string };
           const settings = presetSettings('fast', { previewEvery: 0, ...(typeof iterations === 'number' ? { iterations } : {}) });
-          const init: InitSpec =
-            v.init !== undefined
-              ? { kind: 'text', text: v.init }
-              : captionerInstalled('florence2', cacheDir)
-                ? { kind: 'caption', captioner: 'florence2', cacheDir }
-                : { kind: 'random' };
-          if (init.kind === 'random') note('no captioner installed and no --init: the inversion starts from random words');
-          note(`inverting (${settings.iterations} iterations) to recover a prompt...`);
-          const m = await inversionModelsFromSet(ms);
-          const answer = await invert(m, target, { settings, init, signal: ac.signal });
+          // The captioner is chosen where every inversion chooses it (the set's own, else the cache's);
+          // this quick inversion ranks by pixel MSE and decodes without a language model.
+          const helpers = await resolveOptionalModels({
+            cacheDir,
+            modelSetDir: ms.dir,
+            choices: { captioner: v.init !== undefined ? 'off' : 'auto', clip: 'off', lm: 'off' },
+          });
+          try {
+            for (const w of helpers.warnings) note(`warning: ${w}`);
+            const init: InitSpec =
+              v.init !== undefined
+                ? { kind: 'text', text: v.init }
+                : helpers.captioner
+                  ? { kind: 'caption', cacheDir, offline: true, instance: helpers.captioner }
+                  : { kind: 'random' };
+            note(`inverting (${settings.iterations} iterations) to recover a prompt...`);
+            const m = await inversionModelsFromSet(ms);
+            answer = await invert(m, target, { settings, init, signal: ac.signal });
+          } finally {
+            await helpers.release();
+          }
           note(`prompt: ${answer.prompt}`);
           seg = await segmentInversionAnswer(ms, target, answer, { ...segOpts, ...noisingOpts, ...outSize });
         } else {

@@ -3,6 +3,7 @@
  * `{ signal, onProgress }` (docs/architecture.md). `real-engine.ts` implements it over src/main/engine;
  * tests may inject their own.
  */
+import type { Segmentation } from '../engine/attention/segment.js';
 import type { InversionObjective, InversionPreset, SchedulerName } from '../../shared/ipc/common.js';
 import type { ModelInfo } from '../../shared/ipc/models.js';
 import type { TokenizeResult } from '../../shared/ipc/requests.js';
@@ -40,6 +41,8 @@ export interface GenerateSpec {
   height?: number;
   /** Model set: 'demo', a manifest name or a folder. */
   modelSet: string;
+  /** Capture the cross-attention maps of the prompt's words during the sampling (GenerateOutput.segmentation). */
+  attentionMaps?: boolean;
 }
 
 export interface GenerateOutput {
@@ -49,6 +52,44 @@ export interface GenerateOutput {
   height: number;
   /** The settings actually used (defaults resolved). */
   params: { steps: number; scheduler: SchedulerName; guidance: number; width: number; height: number; model: string };
+  warnings: string[];
+  /** The prompt's words segmented by the attention of this sampling (when `attentionMaps` was asked and possible). */
+  segmentation?: Segmentation;
+}
+
+/** A segmentation: per-word cross-attention maps of one image (docs/segmentation.md). */
+export interface SegmentSpec {
+  /** The image, any format sharp reads. */
+  image: Uint8Array;
+  /** The prompt to segment by. */
+  prompt: string;
+  /** Words to segment (default: the prompt's words without stop words). */
+  words?: string[];
+  /** Mask threshold, 0..1 (default 0.4). */
+  threshold?: number;
+  /** Seed of the noising path's noise (default 0). */
+  seed?: number;
+  modelSet: string;
+  /**
+   * How the image was generated (a library generation on this model set with this prompt): it is
+   * sampled again with these settings and its maps captured during that sampling, when the
+   * regeneration reproduces the image; otherwise (and without it) the noising path.
+   */
+  generation?: {
+    negativePrompt: string;
+    seed: number;
+    steps: number;
+    scheduler: SchedulerName;
+    guidance: number;
+    width: number;
+    height: number;
+  };
+}
+
+export interface SegmentOutput {
+  /** At the image's size (at most MAX_SEGMENT_PIXELS, aspect kept), `source` set. */
+  segmentation: Segmentation;
+  /** E.g. "the image differs from its regeneration: used the noising path". */
   warnings: string[];
 }
 
@@ -81,17 +122,21 @@ export interface InvertOutput {
   seconds: number;
   /** The objective actually used (the preset's when not given). */
   objective: InversionObjective;
+  /** Side the inversion ran at, pixels (the model set's native size): the stored target's shorter side is at most this. */
+  inversionSize: number;
   warnings: string[];
 }
 
 export interface EngineAdapter {
-  /** Which operations this build supports: 'generate', 'invert', 'tokenize', 'models'. */
+  /** Which operations this build supports: 'generate', 'invert', 'segment', 'tokenize', 'models'. */
   readonly capabilities: readonly string[];
   /** Called when the settings change (provider, cache dir, offline mode). */
   configure(settings: Settings): void;
   generate(spec: GenerateSpec, opts: RunOptions): Promise<GenerateOutput>;
   /** Throws CancelledError<InvertOutput> with the best result so far when cancelled. */
   invert(spec: InvertSpec, opts: RunOptions): Promise<InvertOutput>;
+  /** Per-word cross-attention maps of an image. */
+  segment(spec: SegmentSpec, opts: RunOptions): Promise<SegmentOutput>;
   tokenize(text: string, modelSet: string): Promise<TokenizeResult>;
   listModels(): Promise<ModelInfo[]>;
   downloadModel(id: string, opts: RunOptions): Promise<ModelInfo>;

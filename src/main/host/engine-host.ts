@@ -6,6 +6,10 @@
  *   event and change nothing).
  * - Answers getSettings/setSettings itself (the settings store lives here: electron-store in the
  *   app, a JSON file in the bridge) and pushes new settings to the engine.
+ * - Keeps the notices (a damaged settings file moved aside, a library index rebuilt) until the
+ *   user dismisses them, and sends them to every client, also to clients that connect later
+ *   (`notice` events on connecting, `listNotices`). A library's notices go when another library
+ *   folder is used.
  * - Routes responses to the client that asked; broadcasts events to every client.
  * - Notices when the engine process dies: reports `engine.status: crashed`, fails the running job
  *   with ENGINE_CRASHED, answers in-flight requests, restarts the engine, resubmits queued jobs
@@ -25,8 +29,10 @@ import {
   type StatusResult,
 } from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
+import path from 'node:path';
+import { MAX_NOTICES } from '../../shared/ipc/notices.js';
 import { STUDIO_VERSION, jobLabel, toErrorInfo } from './host-common.js';
-import { makeNotice, type StudioNotice } from './notices.js';
+import { makeNotice, noticeEvent, type StudioNotice } from './notices.js';
 import type { SettingsStore } from './settings-store.js';
 import type { HostToWorker, WorkerConfig, WorkerToHost } from './worker-protocol.js';
 
@@ -111,11 +117,21 @@ export class EngineHost {
       return true;
     },
     setSettings: (r, reply, fail) => {
+      const libraryBefore = this.libraryDir;
       this.opts.settings.set(r.patch).then((settings) => {
         reply(settings);
         this.toWorker({ kind: 'configure', config: this.config() });
         this.broadcast({ type: 'settings.changed', settings });
+        if (this.libraryDir !== libraryBefore) this.dropLibraryNotices(libraryBefore);
       }, fail);
+      return true;
+    },
+    listNotices: (_r, reply) => {
+      reply({ notices: this.notices() });
+      return true;
+    },
+    dismissNotice: (r, reply) => {
+      reply({ dismissed: this.dismiss(r.id) });
       return true;
     },
     cancel: (r, reply) => {
@@ -139,18 +155,19 @@ export class EngineHost {
 
   constructor(options: EngineHostOptions) {
     this.opts = { maxRestarts: 5, restartWindowMs: 60_000, onNotice: () => {}, ...options };
-    for (const n of this.opts.settings.notices?.() ?? []) this.addNotice(n);
+    for (const n of this.opts.settings.notices?.() ?? []) this.addNotice(makeNotice(n));
   }
 
-  /** Notices so far (oldest first, at most 50): what the UI should show the user. */
+  /** Notices still relevant (oldest first, at most MAX_NOTICES): what the UI shows the user. */
   notices(): StudioNotice[] {
     return [...this.noticeList];
   }
 
   private addNotice(n: StudioNotice): void {
-    if (this.noticeList.some((x) => x.at === n.at && x.message === n.message)) return;
+    // The same notice twice (a worker resending after a restart): once.
+    if (this.noticeList.some((x) => x.id === n.id || (x.at === n.at && x.message === n.message))) return;
     this.noticeList.push(n);
-    if (this.noticeList.length > 50) this.noticeList.shift();
+    if (this.noticeList.length > MAX_NOTICES) this.noticeList.shift();
     try {
       this.opts.onNotice(n);
     } catch (e) {
@@ -159,12 +176,35 @@ export class EngineHost {
     for (const c of this.clients) this.deliverNotice(c, n);
   }
 
-  /**
-   * Hook for showing a notice in a client. The IPC contract has no notice event yet (proposed:
-   * `{ type: 'notice', source, level, message, file?, movedTo?, at }`, see noticeEvent in
-   * notices.ts); once src/shared/ipc/events.ts has it, send `noticeEvent(n)` here with sendTo.
-   */
-  private deliverNotice(_client: Client, _n: StudioNotice): void {}
+  /** Forget a notice (the user read it), for every client. False when it is not (or no longer) kept. */
+  dismiss(id: string): boolean {
+    const i = this.noticeList.findIndex((n) => n.id === id);
+    if (i < 0) return false;
+    this.noticeList.splice(i, 1);
+    this.broadcast({ type: 'notice.dismissed', id });
+    return true;
+  }
+
+  /** Notices about a library folder that is no longer in use are no longer relevant. */
+  private dropLibraryNotices(oldDir: string): void {
+    const inside = (file: string | undefined): boolean => {
+      if (!file) return true;
+      const rel = path.relative(oldDir, file);
+      return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+    };
+    for (const n of this.noticeList.filter((x) => x.source === 'library' && inside(x.file))) this.dismiss(n.id);
+  }
+
+  private deliverNotice(client: Client, n: StudioNotice): void {
+    let event: StudioEvent;
+    try {
+      event = checkEvent(noticeEvent(n));
+    } catch (e) {
+      console.error('engine-host: dropped an invalid notice', e);
+      return;
+    }
+    this.sendTo(client, { kind: 'event', event });
+  }
 
   get engineState(): EngineState {
     return this.state;

@@ -25,6 +25,8 @@ import { STUDIO_VERSION, toErrorInfo } from './host-common.js';
 import { JOB_KINDS } from './jobs/kinds.js';
 import { JobQueue } from './jobs/queue.js';
 import { Library } from './library.js';
+import { recentNotices } from './notices.js';
+import { defaultExportDir, exportSegmentation, MapsExpiredError, SegmentationCache } from './segmentations.js';
 import { MemorySettingsStore, type SettingsStore } from './settings-store.js';
 
 export interface EngineServiceOptions {
@@ -53,6 +55,9 @@ export class EngineService {
   private readonly queue: JobQueue;
   private readonly handlers: Handlers;
   private library: Library;
+  private readonly segmentations = new SegmentationCache();
+  /** Notices dismissed here (the host usually answers notice requests itself). */
+  private readonly dismissed = new Set<string>();
   private disposed = false;
 
   constructor(opts: EngineServiceOptions) {
@@ -63,7 +68,13 @@ export class EngineService {
     this.library = new Library(opts.libraryDir);
     this.queue = new JobQueue({
       kinds: JOB_KINDS,
-      context: () => ({ engine: this.engine, library: this.library, settings: this.settingsStore.get(), emit: (e) => this.emit(e) }),
+      context: () => ({
+        engine: this.engine,
+        library: this.library,
+        settings: this.settingsStore.get(),
+        emit: (e) => this.emit(e),
+        segmentations: this.segmentations,
+      }),
       emit: (e) => this.emit(e),
       ...(opts.progressIntervalMs !== undefined ? { progressIntervalMs: opts.progressIntervalMs } : {}),
       ...(opts.maxQueuedJobs !== undefined ? { maxQueued: opts.maxQueuedJobs } : {}),
@@ -150,6 +161,18 @@ export class EngineService {
         return settings;
       },
       tokenize: (r) => this.engine.tokenize(r.text, r.modelSet ?? this.settingsStore.get().modelSet),
+      exportSegmentation: async (r) => {
+        const entry = this.segmentations.get(r.id);
+        if (!entry) throw new MapsExpiredError();
+        return exportSegmentation(entry, r.dir ?? defaultExportDir(this.library.dir, entry.label), r.threshold);
+      },
+      listNotices: () => ({ notices: recentNotices().filter((n) => !this.dismissed.has(n.id)) }),
+      dismissNotice: (r) => {
+        const known = recentNotices().some((n) => n.id === r.id) && !this.dismissed.has(r.id);
+        this.dismissed.add(r.id);
+        if (known) this.emit({ type: 'notice.dismissed', id: r.id });
+        return { dismissed: known };
+      },
       getStatus: () => ({
         engine: 'ready',
         restarts: 0,

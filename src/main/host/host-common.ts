@@ -2,15 +2,22 @@
 import { ZodError } from 'zod';
 import { EngineError } from '../engine/errors.js';
 import type { ErrorInfo } from '../../shared/ipc/common.js';
-import type { JobRequestType, RequestOf } from '../../shared/ipc/requests.js';
+import type { ImageInput, JobRequestType, RequestOf } from '../../shared/ipc/requests.js';
 import { NotAvailableError } from './engine-adapter.js';
 
 export const STUDIO_VERSION = '0.1.0';
 
+/** An image input in a few words: the upload's name, or the library item (and file). */
+function imageLabel(image: ImageInput): string {
+  if (image.source === 'data') return (image.name ?? 'uploaded image').slice(0, 200);
+  return `library image ${image.id}${image.file ? ` (${image.file})` : ''}`;
+}
+
 /** Short human label of each job kind's request (prompt or file name). */
 const JOB_LABELS: { [T in JobRequestType]: (r: RequestOf<T>) => string } = {
   generate: (r) => r.prompt.slice(0, 200) || '(empty prompt)',
-  invert: (r) => (r.image.source === 'data' ? (r.image.name ?? 'uploaded image').slice(0, 200) : `library image ${r.image.id}`),
+  invert: (r) => imageLabel(r.image),
+  segment: (r) => `attention maps of ${imageLabel(r.image)}${r.prompt ? ` by "${r.prompt.slice(0, 80)}"` : ''}`,
   downloadModel: (r) => `download ${r.id}`,
   importModel: (r) => `import ${r.path.slice(-180)}`,
 };

@@ -2,37 +2,46 @@
  * Notices: things the user must be told that are not the answer to a request, e.g. "the settings
  * file was unreadable and was moved to config.json.corrupt-…", "the library index was damaged and
  * was rebuilt from the images". The settings store and the library raise them; the shells show
- * them (the CLI on stderr; the studio through EngineHost, see `EngineHost.notices` and
- * `noticeEvent`).
+ * them (the CLI on stderr; the studio through EngineHost, which sends them to every client as
+ * `notice` events, also to clients that connect later, until the user dismisses them).
  *
  * The library lives in the engine worker, the settings store in the host; notices raised in the
  * worker reach the host as `{ kind: 'notice' }` worker messages (worker-protocol.ts).
  */
+import { randomBytes } from 'node:crypto';
+import type { EventOf } from '../../shared/ipc/events.js';
+import { MAX_MESSAGE_TEXT_CHARS, MAX_PATH_CHARS } from '../../shared/ipc/limits.js';
+import type { Notice } from '../../shared/ipc/notices.js';
 
-export interface StudioNotice {
-  source: 'settings' | 'library';
-  level: 'warning' | 'error';
-  /** What happened and what the user can do, in one or two sentences. */
-  message: string;
-  /** The file concerned. */
-  file?: string;
-  /** Where a damaged file was moved (it is kept, never deleted). */
-  movedTo?: string;
-  /** ISO time it was raised. */
-  at: string;
+/** A notice as the IPC contract has it (src/shared/ipc/notices.ts). */
+export type StudioNotice = Notice;
+
+export type NoticeInput = Omit<StudioNotice, 'at' | 'id'> & { at?: string; id?: string };
+
+/** A fresh notice id: `n-<time>-<random>`. */
+function noticeId(): string {
+  return `n-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export type NoticeInput = Omit<StudioNotice, 'at'> & { at?: string };
+const path = (p: string | undefined): string | undefined => (p ? p.slice(0, MAX_PATH_CHARS) : undefined);
 
+/** A notice ready for the wire: an id and a time, the text and paths within the contract's bounds. */
 export function makeNotice(n: NoticeInput): StudioNotice {
-  return { ...n, message: n.message.slice(0, 4000), at: n.at ?? new Date().toISOString() };
+  const file = path(n.file);
+  const movedTo = path(n.movedTo);
+  return {
+    id: n.id && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(n.id) ? n.id : noticeId(),
+    source: n.source,
+    level: n.level,
+    message: n.message.slice(0, MAX_MESSAGE_TEXT_CHARS),
+    ...(file ? { file } : {}),
+    ...(movedTo ? { movedTo } : {}),
+    at: n.at ?? new Date().toISOString(),
+  };
 }
 
-/**
- * The event the UI needs (proposed for src/shared/ipc/events.ts, which this module cannot
- * change): `{ type: 'notice', source, level, message, file?, movedTo?, at }`.
- */
-export function noticeEvent(n: StudioNotice): { type: 'notice' } & StudioNotice {
+/** The `notice` event of a notice (src/shared/ipc/events.ts). */
+export function noticeEvent(n: StudioNotice): EventOf<'notice'> {
   return { type: 'notice', ...n };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The EngineAdapter over the project's engine (src/main/engine). Each operation delegates to the
  * engine module that owns it; this file only maps arguments and keeps loaded model sets warm
- * (loading a set opens onnxruntime sessions, which is the slow part of a first generation).
+ * (loading a set opens onnxruntime sessions, which is the slow part of a first generation). The
+ * attention-capture session of a set (a second UNet session, opened by the first generation with
+ * maps or segmentation) is released with the set when another set is loaded or the worker stops.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -9,12 +11,22 @@ import { MAX_LIST_ITEMS } from '../../shared/ipc/limits.js';
 import type { ModelInfo } from '../../shared/ipc/models.js';
 import type { TokenizeResult } from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
+import {
+  AttentionCaptureError,
+  openAttentionCapture,
+  planSegmentation,
+  releaseAttentionCapture,
+  segmentGeneration,
+  segmentImage,
+  workingSize,
+  type Segmentation,
+} from '../engine/attention/index.js';
 import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/load-model-set.js';
-import { generate } from '../engine/diffusion/pipeline.js';
+import { generate, type GenerateProgress, type GenerateRequest, type GenerateResult } from '../engine/diffusion/pipeline.js';
 import { checkImageSize, sizeLimitModelForInversion } from '../engine/diffusion/size-limits.js';
 import { countTokens, loadClipTokenizer, type ClipTokenizer } from '../engine/diffusion/tokenizer/index.js';
 import { CancelledError, EngineError } from '../engine/errors.js';
-import { loadImage } from '../engine/image/image-io.js';
+import { chwToRgbBytes, loadImage } from '../engine/image/image-io.js';
 import { inversionModelsFromSet } from '../engine/inversion/from-model-set.js';
 import type { InversionModels } from '../engine/inversion/inversion-models.js';
 import { invert, type InitSpec, type InvertResult } from '../engine/inversion/invert.js';
@@ -32,7 +44,10 @@ import type {
   InvertOutput,
   InvertSpec,
   RunOptions,
+  SegmentOutput,
+  SegmentSpec,
 } from './engine-adapter.js';
+import { segmentOutputSize } from './segmentations.js';
 
 const KIND_MAP: Record<string, ModelInfo['kind']> = {
   diffusion: 'diffusion',
@@ -71,7 +86,49 @@ export function importName(folder: string): string {
 
 const GENERATE_PHASES: Record<string, string> = { encode: 'encoding', denoise: 'denoising', decode: 'decoding' };
 
-function mapInvertOutput(r: InvertResult, warnings: string[]): InvertOutput {
+/** generate()'s progress as job progress. */
+function generateProgress(onProgress: RunOptions['onProgress']): (e: GenerateProgress) => void {
+  return (e) =>
+    onProgress?.({
+      phase: GENERATE_PHASES[e.phase] ?? e.phase,
+      step: e.step,
+      total: e.total,
+      ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}),
+    });
+}
+
+/** Same pixels, within one level of rounding. */
+function rgbClose(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 1) return false;
+  return true;
+}
+
+/** Release a model set and its attention-capture session (when one was opened). */
+async function releaseSet(set: Promise<ModelSet>): Promise<void> {
+  const ms = await set.catch(() => undefined);
+  if (!ms) return;
+  await releaseAttentionCapture(ms);
+  await ms.release();
+}
+
+/**
+ * Why a generation cannot come with attention maps (a prompt without words, a UNet whose
+ * cross-attention cannot be captured), or undefined when it can.
+ */
+async function mapsUnavailable(ms: ModelSet, prompt: string): Promise<string | undefined> {
+  try {
+    planSegmentation(ms.tokenizer, prompt);
+    await openAttentionCapture(ms);
+    return undefined;
+  } catch (e) {
+    if (e instanceof AttentionCaptureError || (e instanceof EngineError && e.code === 'INVALID_ARGUMENT'))
+      return `no attention maps for this image: ${e.message}`;
+    throw e;
+  }
+}
+
+function mapInvertOutput(r: InvertResult, warnings: string[], inversionSize: number): InvertOutput {
   return {
     prompt: r.prompt,
     initialPrompt: r.initialPrompt,
@@ -81,6 +138,7 @@ function mapInvertOutput(r: InvertResult, warnings: string[]): InvertOutput {
     iterations: r.iterations,
     seconds: r.seconds,
     objective: r.objective,
+    inversionSize,
     warnings: [
       ...warnings,
       ...(r.stopped === 'non-finite' ? [r.message ?? 'the loss became NaN/Inf; stopped and kept the best result so far'] : []),
@@ -104,7 +162,7 @@ export function createRealEngine(): EngineAdapter {
     if (loaded?.key !== key) {
       const old = loaded;
       loaded = undefined;
-      if (old) await (await old.set.catch(() => undefined))?.release();
+      if (old) await releaseSet(old.set);
       opts.onProgress?.({ phase: 'loading', step: 0, total: 1, message: `loading model set ${ref}` });
       const set = loadModelSet(ref, {
         provider: provider(),
@@ -132,7 +190,7 @@ export function createRealEngine(): EngineAdapter {
   };
 
   const engine: EngineAdapter = {
-    capabilities: ['generate', 'invert', 'tokenize', 'models'],
+    capabilities: ['generate', 'invert', 'segment', 'tokenize', 'models'],
     configure(s) {
       settings = s;
     },
@@ -140,37 +198,76 @@ export function createRealEngine(): EngineAdapter {
     async generate(spec: GenerateSpec, opts: RunOptions): Promise<GenerateOutput> {
       const { ms } = await modelSet(spec.modelSet, opts);
       const d = ms.defaults;
-      const res = await generate(
-        ms,
-        {
-          prompt: spec.prompt,
-          negativePrompt: spec.negativePrompt,
-          seed: spec.seed,
-          steps: spec.steps ?? d.steps,
-          scheduler: spec.scheduler ?? d.scheduler,
-          guidance: spec.guidance ?? d.guidance,
-          width: spec.width ?? d.width,
-          height: spec.height ?? d.height,
-        },
-        {
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          onProgress: (e) =>
-            opts.onProgress?.({
-              phase: GENERATE_PHASES[e.phase] ?? e.phase,
-              step: e.step,
-              total: e.total,
-              ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}),
-            }),
-        },
-      );
+      const req: GenerateRequest = {
+        prompt: spec.prompt,
+        negativePrompt: spec.negativePrompt,
+        seed: spec.seed,
+        steps: spec.steps ?? d.steps,
+        scheduler: spec.scheduler ?? d.scheduler,
+        guidance: spec.guidance ?? d.guidance,
+        width: spec.width ?? d.width,
+        height: spec.height ?? d.height,
+      };
+      const runOpts = { ...(opts.signal ? { signal: opts.signal } : {}), onProgress: generateProgress(opts.onProgress) };
+      const warnings: string[] = [];
+      let res: GenerateResult;
+      let segmentation: Segmentation | undefined;
+      // With maps, the capture session samples (the same graph plus outputs: the same image).
+      const noMaps = spec.attentionMaps ? await mapsUnavailable(ms, spec.prompt) : 'not asked';
+      if (spec.attentionMaps && noMaps) warnings.push(noMaps);
+      if (!noMaps) ({ result: res, segmentation } = await segmentGeneration(ms, req, runOpts));
+      else res = await generate(ms, req, runOpts);
       const p = res.params;
       return {
         png: res.png,
         width: res.width,
         height: res.height,
         params: { steps: p.steps, scheduler: p.scheduler, guidance: p.guidance, width: p.width, height: p.height, model: spec.modelSet },
-        warnings: res.warnings,
+        warnings: [...res.warnings, ...warnings],
+        ...(segmentation ? { segmentation } : {}),
       };
+    },
+
+    async segment(spec: SegmentSpec, opts: RunOptions): Promise<SegmentOutput> {
+      const { ms } = await modelSet(spec.modelSet, opts);
+      const original = await loadImage(spec.image);
+      const out = segmentOutputSize(original.width, original.height);
+      const segOpts = {
+        ...(spec.words ? { words: spec.words } : {}),
+        ...(spec.threshold !== undefined ? { threshold: spec.threshold } : {}),
+      };
+      planSegmentation(ms.tokenizer, spec.prompt, segOpts); // a word not in the prompt fails before any model runs
+      const signal = opts.signal ? { signal: opts.signal } : {};
+      const warnings: string[] = [];
+      let seg: Segmentation | undefined;
+      const g = spec.generation;
+      if (g && (g.width !== original.width || g.height !== original.height))
+        warnings.push(
+          `the image is ${original.width}x${original.height}, not the ${g.width}x${g.height} it was generated at: used the noising path`,
+        );
+      else if (g) {
+        // Its own sampling again (same request, same image), with the attention captured.
+        const r = await segmentGeneration(
+          ms,
+          { prompt: spec.prompt, ...g },
+          { ...segOpts, ...signal, png: false, onProgress: generateProgress(opts.onProgress) },
+        );
+        const same = rgbClose(chwToRgbBytes(r.result.image, g.width, g.height), chwToRgbBytes(original.data, g.width, g.height));
+        if (same) seg = r.segmentation;
+        else warnings.push('the image differs from its regeneration (edited, or another version of the model set?): used the noising path');
+      }
+      if (!seg) {
+        const size = workingSize(ms, original.width, original.height);
+        const work = await loadImage(spec.image, { ...size, fit: 'fill' });
+        seg = await segmentImage(ms, work, spec.prompt, {
+          ...segOpts,
+          ...signal,
+          ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+          ...out,
+          onProgress: (e) => opts.onProgress?.({ phase: e.phase === 'encode' ? 'encoding' : 'attending', step: e.step, total: e.total }),
+        });
+      }
+      return { segmentation: seg, warnings };
     },
 
     async invert(spec: InvertSpec, opts: RunOptions): Promise<InvertOutput> {
@@ -225,7 +322,7 @@ export function createRealEngine(): EngineAdapter {
             }
           : {}),
       });
-      const out = mapInvertOutput(result, helpers.warnings);
+      const out = mapInvertOutput(result, helpers.warnings, size);
       if (result.stopped === 'cancelled') throw new CancelledError('inversion cancelled; best result so far kept', out);
       return out;
     },
@@ -296,7 +393,7 @@ export function createRealEngine(): EngineAdapter {
       await optional.dispose();
       const old = loaded;
       loaded = undefined;
-      if (old) await (await old.set.catch(() => undefined))?.release();
+      if (old) await releaseSet(old.set);
     },
   };
   return engine;

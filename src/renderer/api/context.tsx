@@ -42,3 +42,13 @@ export function useModels() {
   const { models } = useStudio();
   return useSyncExternalStore(models.subscribe, models.get);
 }
+
+export function useNotices() {
+  const { notices } = useStudio();
+  return useSyncExternalStore(notices.subscribe, notices.get);
+}
+
+export function useAttention() {
+  const { attention } = useStudio();
+  return useSyncExternalStore(attention.subscribe, attention.get);
+}

@@ -4,17 +4,21 @@
  * them through useSyncExternalStore; every update replaces the changed objects (immutable).
  */
 import type {
+  AttentionMaps,
   JobInfo,
   JobProgress,
   JobResult,
   LibraryItem,
   ModelInfo,
+  Notice,
   Settings,
   StatusResult,
   StudioApi,
   StudioEvent,
 } from '../../shared/api.js';
+import { studioErrorMessage } from '../../shared/api.js';
 import type { JobKind, JobState } from '../../shared/ipc/jobs.js';
+import type { ParamsOf } from '../../shared/ipc/requests.js';
 
 type Listener = () => void;
 
@@ -258,6 +262,98 @@ export class ModelsStore extends Observable<{ models: ModelInfo[]; loaded: boole
   }
 }
 
+/**
+ * Notices from the host (a damaged settings file moved aside, a library index rebuilt), oldest
+ * first: those still relevant when connecting (listNotices, and the events the host sends then),
+ * and new ones as they come; dismissing one tells the host, which drops it for every client.
+ */
+export class NoticeStore extends Observable<readonly Notice[]> {
+  constructor(private readonly api: StudioApi) {
+    super([]);
+  }
+  async load(): Promise<void> {
+    try {
+      const { notices } = await this.api.listNotices();
+      for (const n of notices) this.add(n);
+    } catch {
+      // an older host without notices: nothing to show
+    }
+  }
+  private add(n: Notice): void {
+    if (this.value.some((x) => x.id === n.id)) return;
+    this.set([...this.value, n]);
+  }
+  private drop(id: string): void {
+    if (this.value.some((x) => x.id === id)) this.set(this.value.filter((x) => x.id !== id));
+  }
+  handle(e: StudioEvent): void {
+    if (e.type === 'notice') {
+      const { type: _type, ...n } = e;
+      this.add(n);
+    } else if (e.type === 'notice.dismissed') this.drop(e.id);
+  }
+  async dismiss(id: string): Promise<void> {
+    this.drop(id);
+    await this.api.dismissNotice(id).catch(() => undefined);
+  }
+}
+
+/** The attention maps of one image (by a key naming the image and the prompt), or the job computing them. */
+export interface AttentionEntry {
+  maps?: AttentionMaps;
+  /** The segment job computing them. */
+  jobId?: string;
+  /** Set while the segment request is being submitted. */
+  submitting?: boolean;
+  error?: string;
+}
+
+/**
+ * Attention maps the overlays have (from a generation's result or a segment job), by image key,
+ * so reopening an overlay or switching views does not compute them again.
+ */
+export class AttentionStore extends Observable<ReadonlyMap<string, AttentionEntry>> {
+  private readonly keyOfJob = new Map<string, string>();
+  constructor(private readonly api: StudioApi) {
+    super(new Map());
+  }
+  private update(key: string, entry: AttentionEntry | undefined): void {
+    const next = new Map(this.value);
+    if (entry) next.set(key, entry);
+    else next.delete(key);
+    this.set(next);
+  }
+  put(key: string, maps: AttentionMaps): void {
+    if (this.value.get(key)?.maps === maps) return;
+    this.update(key, { maps });
+  }
+  forget(key: string): void {
+    this.update(key, undefined);
+  }
+  /** Start a segment job for `key` unless its maps are there or on their way. */
+  async request(key: string, params: ParamsOf<'segment'>): Promise<void> {
+    const e = this.value.get(key);
+    if (e?.maps || e?.jobId || e?.submitting) return;
+    this.update(key, { submitting: true });
+    try {
+      const { jobId } = await this.api.segment(params);
+      this.keyOfJob.set(jobId, key);
+      if (!this.value.get(key)?.maps) this.update(key, { jobId });
+    } catch (err) {
+      this.update(key, { error: studioErrorMessage(err) });
+    }
+  }
+  handle(e: StudioEvent): void {
+    if (e.type !== 'job.result' && e.type !== 'job.failed' && e.type !== 'job.cancelled') return;
+    const key = this.keyOfJob.get(e.jobId);
+    if (key === undefined) return;
+    this.keyOfJob.delete(e.jobId);
+    if (e.type === 'job.result' && e.result.kind === 'segment') this.update(key, { maps: e.result.maps });
+    else if (e.type === 'job.failed') this.update(key, { error: `${e.message} (${e.code})` });
+    else this.update(key, undefined);
+  }
+}
+
 /** Everything the views share; created once per connection. */
 export class Studio {
   readonly jobs = new JobStore();
@@ -265,12 +361,16 @@ export class Studio {
   readonly engine = new EngineStore();
   readonly settings: SettingsState;
   readonly models: ModelsStore;
+  readonly notices: NoticeStore;
+  readonly attention: AttentionStore;
   private off?: () => void;
 
   constructor(readonly api: StudioApi) {
     this.library = new LibraryStore(api);
     this.settings = new SettingsState(api);
     this.models = new ModelsStore(api);
+    this.notices = new NoticeStore(api);
+    this.attention = new AttentionStore(api);
   }
 
   async start(): Promise<void> {
@@ -280,12 +380,20 @@ export class Studio {
       this.engine.handle(e);
       this.settings.handle(e);
       this.models.handle(e);
+      this.notices.handle(e);
+      this.attention.handle(e);
       if (e.type === 'job.result' && (e.result.kind === 'generate' || e.result.kind === 'invert')) this.library.upsert(e.result.item);
       if (e.type === 'job.cancelled' && e.partial && (e.partial.kind === 'generate' || e.partial.kind === 'invert'))
         this.library.upsert(e.partial.item);
       if (e.type === 'engine.status' && e.state === 'ready') void this.refresh();
     });
-    await Promise.all([this.refresh(), this.library.load(), this.settings.load().catch(() => undefined), this.models.load()]);
+    await Promise.all([
+      this.refresh(),
+      this.library.load(),
+      this.settings.load().catch(() => undefined),
+      this.models.load(),
+      this.notices.load(),
+    ]);
   }
 
   /** Re-read status and jobs (after connecting or an engine restart). */

@@ -1,4 +1,6 @@
-interface Props {
+import type { ReactNode } from 'react';
+
+export interface ImageFrameProps {
   src?: string | undefined;
   alt: string;
   placeholder?: string;
@@ -8,13 +10,22 @@ interface Props {
   pixelated?: boolean;
 }
 
-export function ImageFrame({ src, alt, placeholder = 'No image yet', testId, caption, pixelated = false }: Props) {
+interface Props extends ImageFrameProps {
+  /** Drawn over the image, inside the frame (e.g. the attention overlay's canvas). */
+  overlay?: ReactNode;
+  /** Below the caption (e.g. the attention overlay's controls). */
+  children?: ReactNode;
+}
+
+export function ImageFrame({ src, alt, placeholder = 'No image yet', testId, caption, pixelated = false, overlay, children }: Props) {
   return (
     <figure>
       <div className={`img-frame${pixelated ? ' pixelated' : ''}`} data-testid={testId} data-has-image={src ? 'true' : 'false'}>
         {src ? <img src={src} alt={alt} /> : <span className="placeholder">{placeholder}</span>}
+        {src && overlay}
       </div>
       {caption && <figcaption>{caption}</figcaption>}
+      {children}
     </figure>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { studioErrorMessage } from '../../shared/api.js';
 import type { InvertResult } from '../../shared/ipc/jobs.js';
 import type { Candidate } from '../../shared/ipc/library.js';
@@ -6,8 +6,8 @@ import type { ImageInput } from '../../shared/ipc/requests.js';
 import type { InversionObjective, InversionPreset } from '../../shared/ipc/common.js';
 import { useEngine, useJobs, useSettings, useStudio } from '../api/context.js';
 import { isTerminal, type JobView } from '../api/store.js';
+import { AttentionImage, libraryAttention } from '../components/attention/AttentionImage.js';
 import { DropZone } from '../components/DropZone.js';
-import { ImageFrame } from '../components/ImageFrame.js';
 import { LossChart } from '../components/LossChart.js';
 import { ModelSelect } from '../components/ModelSelect.js';
 import { ProgressBar } from '../components/ProgressBar.js';
@@ -349,9 +349,14 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
   const elapsed = job?.startedAt ? ((job.endedAt ?? Date.now()) - job.startedAt) / 1000 : undefined;
   const iters = p?.phase === 'refining' ? { step: p.step, total: p.total } : job?.iterations;
   const [logScale, setLogScale] = useState(false);
-  const candidates: Candidate[] = useMemo(() => [...(inversion?.candidates ?? [])].sort((a, b) => b.score - a.score), [inversion]);
+  // Best first, as the engine ranked them.
+  const candidates: Candidate[] = inversion?.candidates ?? [];
   const prompt = chosen ?? inversion?.prompt;
-  const preview = inversion ? api.imageUrl(inversion.item.file) : job?.preview;
+  // A chosen candidate with its own regeneration is shown (with its overlay) instead of the best one.
+  const chosenFile = chosen !== undefined ? candidates.find((c) => c.prompt === chosen && c.file)?.file : undefined;
+  const item = inversion?.item;
+  const preview = item ? api.imageUrl(chosenFile ?? item.file) : job?.preview;
+  const targetFile = item?.kind === 'inversion' ? item.inversion.targetFile : undefined;
 
   return (
     <div data-testid="inversion-panel" data-state={state}>
@@ -422,20 +427,29 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
 
       <div className="panel">
         <div className="pair">
-          <ImageFrame src={entry.src} alt={`Target image ${entry.name}`} testId="invert-target" caption="Target" />
-          <ImageFrame
+          <AttentionImage
+            src={entry.src}
+            alt={`Target image ${entry.name}`}
+            testId="invert-target"
+            caption="Target"
+            attention={item && targetFile ? libraryAttention(item.id, targetFile) : undefined}
+          />
+          <AttentionImage
+            attention={item ? libraryAttention(item.id, chosenFile) : undefined}
             src={preview}
             alt="Current reconstruction"
             testId="invert-preview"
             placeholder={state === 'running' ? 'Waiting for the first preview…' : 'Reconstruction appears here'}
             caption={
-              inversion
-                ? job?.state === 'cancelled'
-                  ? 'Best so far'
-                  : 'Best candidate'
-                : job?.preview
-                  ? `Current (step ${p?.step ?? '?'})`
-                  : 'Current'
+              chosenFile
+                ? 'Chosen candidate'
+                : inversion
+                  ? job?.state === 'cancelled'
+                    ? 'Best so far'
+                    : 'Best candidate'
+                  : job?.preview
+                    ? `Current (step ${p?.step ?? '?'})`
+                    : 'Current'
             }
             pixelated
           />

@@ -2,6 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import { studioErrorMessage } from '../../shared/api.js';
 import type { LibraryItem } from '../../shared/ipc/library.js';
 import { useLibrary, useStudio } from '../api/context.js';
+import { AttentionImage, libraryAttention } from '../components/attention/AttentionImage.js';
 import { ImageFrame } from '../components/ImageFrame.js';
 import { LossChart } from '../components/LossChart.js';
 import { copyText } from '../lib/files.js';
@@ -143,7 +144,7 @@ function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void
 
   return (
     <div className="panel" data-testid="library-details" data-kind={item.kind}>
-      <ImageFrame src={api.imageUrl(item.file)} alt={prompt} testId="details-image" pixelated />
+      <AttentionImage src={api.imageUrl(item.file)} alt={prompt} testId="details-image" pixelated attention={libraryAttention(item.id)} />
       <h2 style={{ marginTop: 10 }}>{item.kind === 'generation' ? 'Generation' : 'Inversion'}</h2>
       <div className="result-prompt" data-testid="details-prompt">
         {prompt}
@@ -197,7 +198,13 @@ function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void
       {item.kind === 'inversion' && (
         <>
           <div className="pair" style={{ gridTemplateColumns: '1fr 1fr' }}>
-            <ImageFrame src={api.imageUrl(item.inversion.targetFile)} alt="Inversion target" caption="Target" />
+            <AttentionImage
+              src={api.imageUrl(item.inversion.targetFile)}
+              alt="Inversion target"
+              caption="Target"
+              testId="details-target"
+              attention={libraryAttention(item.id, item.inversion.targetFile)}
+            />
             <ImageFrame src={api.imageUrl(item.file)} alt="Reconstruction" caption="Result" pixelated />
           </div>
           {item.inversion.loss.length > 0 && <LossChart values={item.inversion.loss} width={300} height={90} label="Objective" />}

@@ -5,7 +5,7 @@ import type { GenerationParams, LibraryItem } from '../../shared/ipc/library.js'
 import type { SchedulerName } from '../../shared/ipc/common.js';
 import { useJob, useLibrary, useSettings, useStudio } from '../api/context.js';
 import { isTerminal } from '../api/store.js';
-import { ImageFrame } from '../components/ImageFrame.js';
+import { AttentionImage, libraryAttention } from '../components/attention/AttentionImage.js';
 import { ModelSelect } from '../components/ModelSelect.js';
 import { ProgressBar } from '../components/ProgressBar.js';
 import { formatDuration } from '../lib/format.js';
@@ -32,6 +32,8 @@ interface Params {
   width: number;
   height: number;
   modelSet: string | undefined;
+  /** Ask for the cross-attention maps of the prompt's words with each generation. */
+  attentionMaps: boolean;
 }
 
 let handledIntent = 0;
@@ -79,6 +81,7 @@ export function PromptView({ active }: { active: boolean }) {
       width: d?.width ?? 512,
       height: d?.height ?? 512,
       modelSet: undefined,
+      attentionMaps: true,
       ...stored,
     };
   });
@@ -176,6 +179,7 @@ export function PromptView({ active }: { active: boolean }) {
         width: params.width,
         height: params.height,
         ...(params.modelSet ? { modelSet: params.modelSet } : {}),
+        ...(params.attentionMaps ? { attentionMaps: true } : {}),
       });
       setJobId(id);
     } catch (e) {
@@ -366,6 +370,15 @@ export function PromptView({ active }: { active: boolean }) {
               </label>
               <ModelSelect value={params.modelSet} onChange={(m) => set('modelSet', m)} testId="gen-model" />
             </div>
+            <label className="check small" style={{ marginTop: 8 }} title="Captures where the model attends to each word while it samples">
+              <input
+                type="checkbox"
+                checked={params.attentionMaps}
+                onChange={(e) => set('attentionMaps', e.target.checked)}
+                data-testid="gen-attention"
+              />{' '}
+              Attention maps (per-word overlay on the result)
+            </label>
             <div className="btn-row" style={{ marginTop: 12 }}>
               <button type="button" className="primary" onClick={() => void generate()} disabled={!!running} data-testid="generate">
                 Generate
@@ -419,7 +432,12 @@ export function PromptView({ active }: { active: boolean }) {
                 {job.state === 'cancelled' && <p className="warn-text">Cancelled.</p>}
               </>
             )}
-            <ImageFrame
+            <AttentionImage
+              attention={
+                resultItem
+                  ? libraryAttention(resultItem.id, undefined, result?.item.id === resultItem.id ? result.attention : undefined)
+                  : undefined
+              }
               src={resultItem ? api.imageUrl(resultItem.file) : running ? job?.preview : undefined}
               alt={resultItem ? `Generated: ${resultItem.kind === 'generation' ? resultItem.params.prompt : ''}` : 'Generation preview'}
               testId="generate-result"

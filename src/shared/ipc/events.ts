@@ -1,11 +1,12 @@
 /**
  * Events the engine host pushes to every connected client: job lifecycle, engine status,
- * library/settings changes, and `error` for messages it rejected.
+ * library/settings changes, notices, and `error` for messages it rejected.
  */
 import { z } from 'zod';
 import { IdSchema, TextSchema } from './common.js';
 import { JobKindSchema, JobProgressSchema, JobResultSchema } from './jobs.js';
 import { LibraryItemSchema } from './library.js';
+import { NoticeSchema } from './notices.js';
 import { EngineStateSchema } from './requests.js';
 import { SettingsSchema } from './settings.js';
 
@@ -56,6 +57,15 @@ export const LibraryChangedEventSchema = z.strictObject({
 export const SettingsChangedEventSchema = z.strictObject({ type: z.literal('settings.changed'), settings: SettingsSchema });
 
 /**
+ * Something the user must be told (a damaged settings file moved aside, a library index rebuilt),
+ * see notices.ts. Sent when it is raised, and again to each client that connects while it is
+ * still relevant (not dismissed); clients deduplicate by `id`.
+ */
+export const NoticeEventSchema = z.strictObject({ type: z.literal('notice'), ...NoticeSchema.shape });
+/** A notice was dismissed (by any client) or is no longer relevant: every client drops it. */
+export const NoticeDismissedEventSchema = z.strictObject({ type: z.literal('notice.dismissed'), id: IdSchema });
+
+/**
  * A message was rejected. code: INVALID_MESSAGE (not JSON / fails the schema), MESSAGE_TOO_LARGE,
  * UNKNOWN_REQUEST (unknown `type`), FORBIDDEN (wrong sender). `requestId` is set when it could be read.
  */
@@ -76,6 +86,8 @@ export const StudioEventSchema = z.discriminatedUnion('type', [
   EngineStatusEventSchema,
   LibraryChangedEventSchema,
   SettingsChangedEventSchema,
+  NoticeEventSchema,
+  NoticeDismissedEventSchema,
   ErrorEventSchema,
 ]);
 export type StudioEvent = z.infer<typeof StudioEventSchema>;

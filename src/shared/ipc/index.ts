@@ -3,6 +3,8 @@ export * from './common.js';
 export * from './library.js';
 export * from './models.js';
 export * from './settings.js';
+export * from './attention.js';
+export * from './notices.js';
 export * from './jobs.js';
 export * from './requests.js';
 export * from './events.js';

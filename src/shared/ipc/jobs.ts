@@ -1,10 +1,11 @@
 /**
- * Jobs: long operations (generate, invert, model download/import) run one at a time in the engine
+ * Jobs: long operations (generate, invert, segment, model download/import) run one at a time in the engine
  * process. A job request is answered at once with `{ jobId }`; everything after that arrives as
  * job events (see events.ts), in this order:
  *   job.queued -> job.started -> job.progress* -> (job.result | job.failed | job.cancelled)
  */
 import { z } from 'zod';
+import { AttentionMapsSchema, AttentionSourceSchema } from './attention.js';
 import { ErrorInfoSchema, IdSchema, PreviewDataUrlSchema, PromptSchema, TextSchema } from './common.js';
 import { CandidateSchema, LibraryItemSchema } from './library.js';
 import { MAX_CANDIDATES, MAX_ITERATIONS } from './limits.js';
@@ -15,7 +16,7 @@ import { ModelInfoSchema } from './models.js';
  * with a result schema in JobResultSchema below). A new kind: add it here, its request and
  * result schemas, and its job module in src/main/host/jobs/.
  */
-export const JOB_KINDS = ['generate', 'invert', 'downloadModel', 'importModel'] as const;
+export const JOB_KINDS = ['generate', 'invert', 'segment', 'downloadModel', 'importModel'] as const;
 export const JobKindSchema = z.enum(JOB_KINDS);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
@@ -23,6 +24,7 @@ export type JobKind = z.infer<typeof JobKindSchema>;
  * Phases the engine reports. Free text on the wire (engines may add phases); these are the known ones:
  * generate: loading, encoding, denoising, decoding, saving;
  * invert: loading, captioning, encoding, refining, decoding, ranking, saving;
+ * segment: loading, encoding, denoising (a generation sampled again), attending (the noising path), segmenting;
  * downloads: downloading, verifying; import: importing.
  */
 export const KNOWN_PHASES = [
@@ -34,6 +36,8 @@ export const KNOWN_PHASES = [
   'captioning',
   'refining',
   'ranking',
+  'attending',
+  'segmenting',
   'downloading',
   'verifying',
   'importing',
@@ -68,6 +72,8 @@ export const GenerateResultSchema = z.strictObject({
   seconds: z.number().min(0),
   /** E.g. "prompt truncated to 77 tokens; dropped: ...". */
   warnings: z.array(TextSchema).max(32),
+  /** Cross-attention maps of the prompt's words, captured during this generation (when asked: `attentionMaps`). */
+  attention: AttentionMapsSchema.optional(),
 });
 export const InvertResultSchema = z.strictObject({
   kind: z.literal('invert'),
@@ -81,13 +87,29 @@ export const InvertResultSchema = z.strictObject({
   seconds: z.number().min(0),
   warnings: z.array(TextSchema).max(32),
 });
+/** Per-word cross-attention maps of one image (docs/segmentation.md). */
+export const SegmentResultSchema = z.strictObject({
+  kind: z.literal('segment'),
+  maps: AttentionMapsSchema,
+  /** `generation`: captured while the library generation was sampled again with its seed; `noising`: any other image. */
+  source: AttentionSourceSchema,
+  seconds: z.number().min(0),
+  /** E.g. "the image differs from its regeneration: used the noising path". */
+  warnings: z.array(TextSchema).max(32),
+});
 export const ModelJobResultSchema = z.strictObject({
   kind: z.enum(['downloadModel', 'importModel']),
   model: ModelInfoSchema,
 });
-export const JobResultSchema = z.discriminatedUnion('kind', [GenerateResultSchema, InvertResultSchema, ModelJobResultSchema]);
+export const JobResultSchema = z.discriminatedUnion('kind', [
+  GenerateResultSchema,
+  InvertResultSchema,
+  SegmentResultSchema,
+  ModelJobResultSchema,
+]);
 export type GenerateResult = z.infer<typeof GenerateResultSchema>;
 export type InvertResult = z.infer<typeof InvertResultSchema>;
+export type SegmentResult = z.infer<typeof SegmentResultSchema>;
 export type ModelJobResult = z.infer<typeof ModelJobResultSchema>;
 export type JobResult = z.infer<typeof JobResultSchema>;
 

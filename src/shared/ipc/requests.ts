@@ -17,16 +17,22 @@ import {
   SchedulerSchema,
   SeedSchema,
 } from './common.js';
+import { MAX_ATTENTION_WORDS } from './attention.js';
 import { JOB_KINDS, JobInfoSchema, type JobKind } from './jobs.js';
-import { LibraryItemSchema } from './library.js';
-import { MAX_LIST_ITEMS } from './limits.js';
+import { LibraryFileSchema, LibraryItemSchema } from './library.js';
+import { MAX_LIST_ITEMS, MAX_NAME_CHARS } from './limits.js';
 import { ModelInfoSchema } from './models.js';
+import { MAX_NOTICES, NoticeSchema } from './notices.js';
 import { SettingsPatchSchema, SettingsSchema } from './settings.js';
 
-/** Image given to an inversion: uploaded bytes, or an image already in the library. */
+/**
+ * Image given to an inversion or a segmentation: uploaded bytes, or an image already in the
+ * library: the item's own image, or with `file` another image of that item (an inversion's
+ * `targetFile` or a candidate's `file`).
+ */
 export const ImageInputSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('data'), dataUrl: ImageDataUrlSchema, name: NameSchema.optional() }),
-  z.strictObject({ source: z.literal('library'), id: IdSchema }),
+  z.strictObject({ source: z.literal('library'), id: IdSchema, file: LibraryFileSchema.optional() }),
 ]);
 export type ImageInput = z.infer<typeof ImageInputSchema>;
 
@@ -42,6 +48,8 @@ export const GenerateRequestSchema = z.strictObject({
   width: ImageSideSchema.optional(),
   height: ImageSideSchema.optional(),
   modelSet: ModelSetRefSchema.optional(),
+  /** Also capture the cross-attention maps of the prompt's words (the result's `attention`). */
+  attentionMaps: z.boolean().optional(),
 });
 
 export const InvertRequestSchema = z.strictObject({
@@ -55,6 +63,47 @@ export const InvertRequestSchema = z.strictObject({
   seed: SeedSchema.optional(),
   modelSet: ModelSetRefSchema.optional(),
 });
+
+/** A mask threshold on the normalised heat map. */
+const ThresholdSchema = z.number().min(0).max(1);
+
+/**
+ * Per-word cross-attention maps of an image (docs/segmentation.md). The prompt: `prompt`, else the
+ * library item's own (a generation's prompt, an inversion's answer for its target and best image,
+ * a candidate's prompt for its image); an upload needs one. A library generation with its own
+ * prompt is sampled again with its seed and settings and its maps captured during that sampling
+ * (when that reproduces the image); any other image goes through the noising path.
+ */
+export const SegmentRequestSchema = z.strictObject({
+  type: z.literal('segment'),
+  image: ImageInputSchema,
+  prompt: PromptSchema.optional(),
+  /** Words to segment (default: the prompt's words without stop words). */
+  words: z.array(z.string().min(1).max(256)).min(1).max(MAX_ATTENTION_WORDS).optional(),
+  /** Mask threshold (default 0.4). */
+  threshold: ThresholdSchema.optional(),
+  /** Seed of the noising path's noise (default 0). */
+  seed: SeedSchema.optional(),
+  /** Default: the library item's model set, else settings.modelSet. */
+  modelSet: ModelSetRefSchema.optional(),
+});
+
+/**
+ * Write the full-resolution heat maps and masks of maps a job returned (`AttentionMaps.id`):
+ * per word a heat map and a mask PNG, labels.png, overlay.png, summary.json (the CLI's layout).
+ * `dir` is a folder on the machine running the engine (created if needed); default: a new folder
+ * under `exports/` next to the library folder.
+ */
+export const ExportSegmentationRequestSchema = z.strictObject({
+  type: z.literal('exportSegmentation'),
+  id: IdSchema,
+  dir: PathSchema.optional(),
+  /** Threshold of the masks written (default: the maps' own), e.g. the overlay slider's. */
+  threshold: ThresholdSchema.optional(),
+});
+export const ListNoticesRequestSchema = z.strictObject({ type: z.literal('listNotices') });
+/** The user has read a notice: the host forgets it, for every client. */
+export const DismissNoticeRequestSchema = z.strictObject({ type: z.literal('dismissNotice'), id: IdSchema });
 
 export const CancelRequestSchema = z.strictObject({ type: z.literal('cancel'), jobId: IdSchema });
 export const ListJobsRequestSchema = z.strictObject({ type: z.literal('listJobs') });
@@ -82,6 +131,7 @@ export const GetStatusRequestSchema = z.strictObject({ type: z.literal('getStatu
 export const RequestSchema = z.discriminatedUnion('type', [
   GenerateRequestSchema,
   InvertRequestSchema,
+  SegmentRequestSchema,
   CancelRequestSchema,
   ListJobsRequestSchema,
   ListLibraryRequestSchema,
@@ -94,6 +144,9 @@ export const RequestSchema = z.discriminatedUnion('type', [
   SetSettingsRequestSchema,
   TokenizeRequestSchema,
   GetStatusRequestSchema,
+  ExportSegmentationRequestSchema,
+  ListNoticesRequestSchema,
+  DismissNoticeRequestSchema,
 ]);
 export type Request = z.infer<typeof RequestSchema>;
 export type RequestType = Request['type'];
@@ -149,6 +202,15 @@ export const StatusResultSchema = z.strictObject({
 });
 export type StatusResult = z.infer<typeof StatusResultSchema>;
 
+export const ExportSegmentationResultSchema = z.strictObject({
+  /** The folder written (absolute). */
+  dir: PathSchema,
+  /** Files written, relative to `dir` (summary.json last). */
+  files: z.array(z.string().min(1).max(MAX_NAME_CHARS)).max(4 * MAX_ATTENTION_WORDS + 8),
+  threshold: ThresholdSchema,
+});
+export type ExportSegmentationResult = z.infer<typeof ExportSegmentationResultSchema>;
+
 export const LibraryPageSchema = z.strictObject({
   items: z.array(LibraryItemSchema).max(MAX_LIST_ITEMS),
   total: z.number().int().min(0),
@@ -159,6 +221,7 @@ export type LibraryPage = z.infer<typeof LibraryPageSchema>;
 export const ResponseSchemas = {
   generate: JobAcceptedSchema,
   invert: JobAcceptedSchema,
+  segment: JobAcceptedSchema,
   downloadModel: JobAcceptedSchema,
   importModel: JobAcceptedSchema,
   cancel: z.strictObject({ cancelled: z.boolean() }),
@@ -171,6 +234,9 @@ export const ResponseSchemas = {
   setSettings: SettingsSchema,
   tokenize: TokenizeResultSchema,
   getStatus: StatusResultSchema,
+  exportSegmentation: ExportSegmentationResultSchema,
+  listNotices: z.strictObject({ notices: z.array(NoticeSchema).max(MAX_NOTICES) }),
+  dismissNotice: z.strictObject({ dismissed: z.boolean() }),
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type ResponseOf<T extends RequestType> = z.infer<(typeof ResponseSchemas)[T]>;

@@ -11,6 +11,7 @@ import { readPngText } from '../../../src/main/host/png-text.js';
 import { DEFAULT_SETTINGS } from '../../../src/shared/ipc/settings.js';
 import { EngineService } from '../../../src/main/host/engine-service.js';
 import { createRealEngine } from '../../../src/main/host/real-engine.js';
+import type { GenerateResult, SegmentResult } from '../../../src/shared/ipc/jobs.js';
 import { Collector } from './collector.js';
 
 const libraryDir = mkdtempSync(path.join(os.tmpdir(), 'svc-real-'));
@@ -80,5 +81,45 @@ describe('EngineService on the real engine (demo model set)', () => {
     expect(refining.some((e) => e.type === 'job.progress' && e.progress.loss !== undefined)).toBe(true);
     const lib = await service.request({ type: 'listLibrary' });
     expect(lib.items.map((i) => i.kind)).toEqual(['inversion', 'generation', 'generation']);
+  }, 900_000);
+
+  it('generates with attention maps; a segment job samples that generation again (same maps), other prompts go through noising', async () => {
+    const gen = (await ask({
+      type: 'generate',
+      prompt: 'a red circle above a blue square',
+      seed: 3,
+      steps: 3,
+      width: 64,
+      height: 64,
+      attentionMaps: true,
+    })) as {
+      ok: true;
+      result: { jobId: string };
+    };
+    const rg = await out.waitEvent('job.result', (e) => e.jobId === gen.result.jobId, 600_000);
+    const g = rg.result as GenerateResult;
+    expect(g.attention).toMatchObject({ source: 'generation', imageWidth: 64, imageHeight: 64, width: 64, height: 64 });
+    expect(g.attention!.words.map((w) => w.word)).toEqual(['red', 'circle', 'above', 'blue', 'square']);
+
+    const segOf = async (request: unknown): Promise<SegmentResult> => {
+      const r = (await ask(request)) as { ok: true; result: { jobId: string } };
+      const done = await out.waitEvent('job.result', (e) => e.jobId === r.result.jobId, 600_000);
+      return done.result as SegmentResult;
+    };
+    const again = await segOf({ type: 'segment', image: { source: 'library', id: g.item.id } });
+    expect(again.source).toBe('generation');
+    expect(again.warnings).toEqual([]);
+    // Same sampling, same attention: the grids are those the generation returned.
+    expect(again.maps.words.map((w) => w.grid)).toEqual(g.attention!.words.map((w) => w.grid));
+
+    const noised = await segOf({
+      type: 'segment',
+      image: { source: 'library', id: g.item.id },
+      prompt: 'a blue square',
+      words: ['square'],
+    });
+    expect(noised).toMatchObject({ source: 'noising', maps: { prompt: 'a blue square', words: [{ word: 'square' }] } });
+    const phases = new Set(out.events('job.progress').map((e) => (e.type === 'job.progress' ? e.progress.phase : '')));
+    expect([...phases]).toEqual(expect.arrayContaining(['attending', 'segmenting']));
   }, 900_000);
 });

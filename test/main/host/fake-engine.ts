@@ -1,10 +1,12 @@
 /**
  * A stand-in engine for plumbing tests of the host (queue, cancel, crash handling, transports):
- * deterministic solid-colour PNGs, timed steps, cancellation with a partial result. Tests that
- * need real behaviour use the real engine (real-engine.ts).
+ * deterministic solid-colour PNGs, timed steps, cancellation with a partial result, and
+ * segmentations whose word maps are blobs at known places (word k peaks at column k of a row of
+ * cells). Tests that need real behaviour use the real engine (real-engine.ts).
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { maskArea, multiLabel, STOP_WORDS, thresholdMask, type Segmentation } from '../../../src/main/engine/attention/index.js';
 import { CancelledError, EngineError } from '../../../src/main/engine/errors.js';
 import type { ModelInfo } from '../../../src/shared/ipc/models.js';
 import type { TokenizeResult } from '../../../src/shared/ipc/requests.js';
@@ -15,6 +17,8 @@ import type {
   InvertOutput,
   InvertSpec,
   RunOptions,
+  SegmentOutput,
+  SegmentSpec,
 } from '../../../src/main/host/engine-adapter.js';
 
 export interface FakeEngineOptions {
@@ -43,13 +47,61 @@ async function solidPng(text: string, seed: number, width: number, height: numbe
     .toBuffer();
 }
 
+/** The side the fake "inverts" at: stored targets are scaled to a shorter side of at most this. */
+export const FAKE_INVERSION_SIZE = 64;
+
+/**
+ * A segmentation of `prompt`'s words (stop words left out, or `words`) over a width×height image:
+ * word k of n is a blob centred at ((k + 0.5) / n · width, height / 2), min–max normalised.
+ */
+export function fakeSegmentation(
+  prompt: string,
+  width: number,
+  height: number,
+  opts: { words?: readonly string[]; threshold?: number; source?: Segmentation['source'] } = {},
+): Segmentation {
+  const all: string[] = prompt.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+  if (all.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the prompt is empty: there are no words to segment');
+  const chosen = opts.words ?? [...new Set(all.filter((w) => !STOP_WORDS.has(w)))];
+  for (const w of chosen)
+    if (!all.includes(w.toLowerCase())) throw new EngineError('INVALID_ARGUMENT', `"${w}" is not a word of the prompt`);
+  const threshold = opts.threshold ?? 0.4;
+  const words = chosen.map((word, k) => {
+    const cx = ((k + 0.5) / chosen.length) * width;
+    const cy = height / 2;
+    const r = Math.max(1, Math.min(width / chosen.length, height) / 2);
+    const heat = new Float32Array(width * height);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) heat[y * width + x] = Math.max(0, 1 - Math.hypot(x + 0.5 - cx, y + 0.5 - cy) / (2 * r));
+    const mask = thresholdMask(heat, threshold);
+    return { word, positions: [k + 1], tokens: [word], occurrences: 1, heat, mask, area: maskArea(mask) };
+  });
+  return {
+    prompt,
+    width,
+    height,
+    threshold,
+    backgroundThreshold: threshold,
+    words,
+    labels: words.length
+      ? multiLabel(
+          words.map((w) => w.heat),
+          threshold,
+        )
+      : new Uint8Array(width * height),
+    layers: ['fake.attn2'],
+    timesteps: [500],
+    source: opts.source ?? 'noising',
+  };
+}
+
 export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter & { calls: string[] } {
   const stepMs = options.stepMs ?? 20;
   const calls: string[] = [];
   const models: ModelInfo[] = [{ id: 'demo', name: 'Demo model set', kind: 'diffusion', source: 'demo', installed: true }];
   return {
     calls,
-    capabilities: ['generate', 'invert', 'tokenize', 'models'],
+    capabilities: ['generate', 'invert', 'segment', 'tokenize', 'models'],
     configure() {},
     async generate(spec: GenerateSpec, { signal, onProgress }: RunOptions): Promise<GenerateOutput> {
       calls.push(`generate:${spec.prompt}`);
@@ -64,7 +116,37 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter
       const w = Math.min(width, 64);
       const h = Math.min(height, 64);
       const params = { steps, scheduler: spec.scheduler ?? 'ddim', guidance: spec.guidance ?? 7.5, width, height, model: spec.modelSet };
-      return { png: await solidPng(spec.prompt, spec.seed, w, h), width: w, height: h, params, warnings: [] };
+      const png = await solidPng(spec.prompt, spec.seed, w, h);
+      if (!spec.attentionMaps) return { png, width: w, height: h, params, warnings: [] };
+      return {
+        png,
+        width: w,
+        height: h,
+        params,
+        warnings: [],
+        segmentation: fakeSegmentation(spec.prompt, w, h, { source: 'generation' }),
+      };
+    },
+    async segment(spec: SegmentSpec, { signal, onProgress }: RunOptions): Promise<SegmentOutput> {
+      calls.push(`segment:${spec.prompt}${spec.generation ? ':generation' : ''}`);
+      const meta = await sharp(spec.image)
+        .metadata()
+        .catch(() => {
+          throw new EngineError('IMAGE', 'could not decode the image');
+        });
+      for (let i = 1; i <= 3; i++) {
+        await sleep(stepMs, signal);
+        onProgress?.({ phase: 'attending', step: i, total: 3 });
+      }
+      const source = spec.generation ? 'generation' : 'noising';
+      return {
+        segmentation: fakeSegmentation(spec.prompt, meta.width ?? 1, meta.height ?? 1, {
+          ...(spec.words ? { words: spec.words } : {}),
+          ...(spec.threshold !== undefined ? { threshold: spec.threshold } : {}),
+          source,
+        }),
+        warnings: [],
+      };
     },
     async invert(spec: InvertSpec, { signal, onProgress }: RunOptions): Promise<InvertOutput> {
       calls.push('invert');
@@ -85,6 +167,7 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter
         iterations: loss.length,
         seconds: (loss.length * stepMs) / 1000,
         objective: spec.objective ?? 'pixel',
+        inversionSize: FAKE_INVERSION_SIZE,
         warnings: [],
       });
       try {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { StudioEvent } from '../../../src/shared/api.js';
 import type { LibraryItem } from '../../../src/shared/ipc/library.js';
 import type { InvertResult } from '../../../src/shared/ipc/jobs.js';
-import { EngineStore, JobStore } from '../../../src/renderer/api/store.js';
+import { AttentionStore, EngineStore, JobStore, NoticeStore } from '../../../src/renderer/api/store.js';
+import type { StudioApi } from '../../../src/shared/api.js';
 
 const item: LibraryItem = {
   kind: 'inversion',
@@ -96,5 +97,75 @@ describe('EngineStore', () => {
     expect(e.get()).toMatchObject({ state: 'restarted', restarts: 1, banner: 'restarted after a crash' });
     e.dismiss();
     expect(e.get().banner).toBeUndefined();
+  });
+});
+
+describe('NoticeStore', () => {
+  it('shows the notices still relevant when connecting and new ones, once each; dismissing tells the host', async () => {
+    const dismissed: string[] = [];
+    const n1 = {
+      id: 'n-1',
+      source: 'settings' as const,
+      level: 'warning' as const,
+      message: 'moved',
+      movedTo: '/d/c.json.corrupt',
+      at: 't',
+    };
+    const api = {
+      listNotices: async () => ({ notices: [n1] }),
+      dismissNotice: async (id: string) => {
+        dismissed.push(id);
+        return { dismissed: true };
+      },
+    } as unknown as StudioApi;
+    const store = new NoticeStore(api);
+    store.handle({ type: 'notice', ...n1 }); // the event sent on connecting, and listNotices: one banner
+    await store.load();
+    store.handle({ type: 'notice', id: 'n-2', source: 'library', level: 'error', message: 'index rebuilt', at: 't' });
+    expect(store.get().map((n) => n.id)).toEqual(['n-1', 'n-2']);
+    await store.dismiss('n-1');
+    expect(dismissed).toEqual(['n-1']);
+    store.handle({ type: 'notice.dismissed', id: 'n-2' }); // dismissed in another window
+    expect(store.get()).toEqual([]);
+  });
+});
+
+describe('AttentionStore', () => {
+  it('runs one segment job per image key and keeps its maps; a failure is shown, and forgetting retries', async () => {
+    const asked: unknown[] = [];
+    let next = 0;
+    const api = {
+      segment: async (p: unknown) => {
+        asked.push(p);
+        return { jobId: `job-${++next}` };
+      },
+    } as unknown as StudioApi;
+    const store = new AttentionStore(api);
+    const params = { image: { source: 'library' as const, id: 'g1' } };
+    await Promise.all([store.request('k', params), store.request('k', params)]);
+    expect(asked).toHaveLength(1);
+    expect(store.get().get('k')).toEqual({ jobId: 'job-1' });
+    const maps = {
+      width: 1,
+      height: 1,
+      imageWidth: 8,
+      imageHeight: 8,
+      threshold: 0.4,
+      words: [],
+      id: 'seg-1',
+      prompt: 'x',
+      source: 'noising' as const,
+    };
+    store.handle({ type: 'job.result', jobId: 'job-1', result: { kind: 'segment', maps, source: 'noising', seconds: 1, warnings: [] } });
+    expect(store.get().get('k')).toEqual({ maps });
+    await store.request('k', params);
+    expect(asked).toHaveLength(1);
+
+    await store.request('other', params);
+    store.handle({ type: 'job.failed', jobId: 'job-2', code: 'NOT_INSTALLED', message: 'no vae_encoder' });
+    expect(store.get().get('other')?.error).toBe('no vae_encoder (NOT_INSTALLED)');
+    store.forget('other');
+    await store.request('other', params);
+    expect(asked).toHaveLength(3);
   });
 });

@@ -32,6 +32,11 @@ describe('IPC contract', () => {
       { type: 'setSettings', patch: { provider: 'cpu', defaults: { generate: { steps: 4 } } } },
       { type: 'tokenize', text: 'a cat' },
       { type: 'getStatus' },
+      { type: 'segment', image: { source: 'library', id: 'abc-1', file: 'abc-1-c0.png' }, prompt: 'a fox', words: ['fox'] },
+      { type: 'generate', prompt: 'a fox', attentionMaps: true },
+      { type: 'exportSegmentation', id: 'seg-1', dir: '/tmp/masks', threshold: 0.5 },
+      { type: 'listNotices' },
+      { type: 'dismissNotice', id: 'n-1' },
     ];
     const seen = new Set<string>();
     for (const s of samples) {

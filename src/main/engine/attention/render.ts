@@ -2,10 +2,10 @@
  * Segmentation as pictures: colour-mapped heat maps, per-word masks with alpha, a multi-label
  * image, an overlay on the image, and `summary.json` naming them (paths relative to the folder).
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { EngineError } from '../errors.js';
+import { safeWriteFile } from '../io/safe-write.js';
 import type { Segmentation, SegmentationSource } from './segment.js';
 
 export type Rgb = [number, number, number];
@@ -146,11 +146,13 @@ async function fitImage(image: RgbImage, width: number, height: number): Promise
  * Write a segmentation into `dir` (created if needed): `heatmap-NN-word.png`, `mask-NN-word.png`
  * per word, `labels.png`, `overlay.png` (when the image is given; resized to the segmentation's
  * size if needed) and `summary.json`, written last so its presence means the folder is complete.
+ * Every file goes through safeWriteFile (a folder or device in the way is refused, never replaced).
+ * @throws FileWriteError (code FILE) when a file cannot be written, saying why
  */
 export async function writeSegmentation(dir: string, seg: Segmentation, image?: RgbImage): Promise<SegmentationSummary> {
   const { width, height } = seg;
-  await mkdir(dir, { recursive: true });
-  const write = (name: string, bytes: Buffer): Promise<void> => writeFile(path.join(dir, name), bytes);
+  const write = (name: string, bytes: Buffer | string): Promise<void> =>
+    safeWriteFile(path.join(dir, name), bytes, { mkdir: true, what: 'the segmentation file' });
   const words: SegmentationSummary['words'] = [];
   for (let k = 0; k < seg.words.length; k++) {
     const w = seg.words[k]!;
@@ -191,9 +193,6 @@ export async function writeSegmentation(dir: string, seg: Segmentation, image?: 
     labels: { file: 'labels.png', background: labelColour(0) },
     ...(overlay ? { overlay } : {}),
   };
-  const file = path.join(dir, 'summary.json');
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(summary, null, 2) + '\n');
-  await rename(tmp, file);
+  await write('summary.json', JSON.stringify(summary, null, 2) + '\n');
   return summary;
 }

@@ -240,16 +240,51 @@ export function readPngMetadata(png: Uint8Array): PngMetadata {
   return out;
 }
 
+/** Largest image `toUprightPng` decodes, pixels: 16384 × 16384 (sharp's default is 268 M). */
+export const MAX_UPRIGHT_INPUT_PIXELS = 16384 * 16384;
+
+export interface UprightPngOptions {
+  /**
+   * Scale down (never up) so that the shorter side is at most this many pixels, keeping the aspect
+   * ratio: an inversion target is stored at the size the inversion looks at (its centre square of
+   * that), not at the size of a 16000×16000 upload.
+   */
+  maxShortSide?: number;
+}
+
+export interface UprightPng {
+  png: Buffer;
+  /** Size of the PNG (after rotation and any downscaling). */
+  width: number;
+  height: number;
+  /** True when the image was larger than `maxShortSide` and was scaled down. */
+  downscaled: boolean;
+}
+
 /**
  * Re-encodes any image sharp reads (an uploaded inversion target: JPEG, WebP, a phone photo with
  * EXIF orientation) as an upright PNG, so the library stores one format that every viewer shows
- * the right way up. Width and height are those of the PNG (after rotation).
- * @throws EngineError('IMAGE') when the bytes are not a readable image
+ * the right way up; with `maxShortSide`, larger images are scaled down on the way.
+ * @throws EngineError('IMAGE') when the bytes are not a readable image, or have more than
+ *   MAX_UPRIGHT_INPUT_PIXELS (checked from the header, before decoding)
  */
-export async function toUprightPng(bytes: Uint8Array): Promise<{ png: Buffer; width: number; height: number }> {
+export async function toUprightPng(bytes: Uint8Array, opts: UprightPngOptions = {}): Promise<UprightPng> {
   try {
-    const { data, info } = await sharp(bytes).rotate().png().toBuffer({ resolveWithObject: true });
-    return { png: data, width: info.width, height: info.height };
+    const input = { limitInputPixels: MAX_UPRIGHT_INPUT_PIXELS };
+    let img = sharp(bytes, { ...input, sequentialRead: true }).rotate();
+    let downscaled = false;
+    if (opts.maxShortSide !== undefined) {
+      const side = Math.max(1, Math.round(opts.maxShortSide));
+      const meta = await sharp(bytes, input).metadata();
+      // EXIF orientations 5-8 swap width and height.
+      const swap = (meta.orientation ?? 1) >= 5;
+      const w = (swap ? meta.height : meta.width) ?? 0;
+      const h = (swap ? meta.width : meta.height) ?? 0;
+      downscaled = Math.min(w, h) > side;
+      if (downscaled) img = img.resize({ width: side, height: side, fit: 'outside', withoutEnlargement: true });
+    }
+    const { data, info } = await img.png().toBuffer({ resolveWithObject: true });
+    return { png: data, width: info.width, height: info.height, downscaled };
   } catch (e) {
     throw new EngineError('IMAGE', `could not read the target image: ${(e as Error).message}`, { cause: e });
   }

@@ -4,6 +4,7 @@
  * model, decoding of the refined snapshots back to text, and ranking of the candidates by how
  * close their regenerations come to the target.
  */
+import { checkImageSize, sizeLimitModelForInversion } from '../diffusion/size-limits.js';
 import { throwIfAborted, EngineError } from '../errors.js';
 import type { LanguageModel } from '../e2t/language-model.js';
 import type { EmbeddingToText } from '../e2t/types.js';
@@ -164,4 +165,5 @@ function checkTarget(m: InversionModels, target: TargetImage): void {
   if (target.width % m.vaeFactor !== 0 || target.height % m.vaeFactor !== 0) {
     throw new EngineError('INVALID_ARGUMENT', `inversion size ${target.width}×${target.height} must be a multiple of ${m.vaeFactor}`);
   }
+  checkImageSize(sizeLimitModelForInversion(m), target.width, target.height, 'invert');
 }

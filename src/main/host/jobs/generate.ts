@@ -1,8 +1,13 @@
-/** The `generate` job: one image from a prompt, saved in the library with its parameters. */
+/**
+ * The `generate` job: one image from a prompt, saved in the library with its parameters; with
+ * `attentionMaps`, also the cross-attention maps of the prompt's words captured during the
+ * sampling (the result's `attention`; the full-resolution maps are kept for exportSegmentation).
+ */
 import { GenerateRequestSchema, type RequestOf } from '../../../shared/ipc/requests.js';
 import type { Settings } from '../../../shared/ipc/settings.js';
 import type { GenerateOutput, GenerateSpec } from '../engine-adapter.js';
 import { newItemId } from '../library.js';
+import { toAttentionMaps } from '../segmentations.js';
 import type { JobKind } from './job-kind.js';
 
 /** The generation a request asks for: fields it leaves out take the settings' defaults. */
@@ -18,6 +23,7 @@ export function generateSpec(req: RequestOf<'generate'>, settings: Settings): Ge
     width: req.width ?? d.width,
     height: req.height ?? d.height,
     modelSet: req.modelSet ?? settings.modelSet,
+    ...(req.attentionMaps ? { attentionMaps: true } : {}),
   };
 }
 
@@ -40,7 +46,7 @@ export const generateJob: JobKind<'generate', Generated> = {
     return { spec, out, seconds };
   },
 
-  async finish(_req, { spec, out, seconds }, { library, emit }) {
+  async finish(_req, { spec, out, seconds }, { library, emit, segmentations }) {
     const id = newItemId();
     const params = {
       prompt: spec.prompt,
@@ -58,6 +64,8 @@ export const generateJob: JobKind<'generate', Generated> = {
       out.png,
     );
     emit({ type: 'library.changed', change: 'added', item });
-    return { kind: 'generate', item, seconds, warnings: out.warnings.slice(0, 32) };
+    const seg = out.segmentation;
+    const attention = seg ? toAttentionMaps(segmentations.put({ segmentation: seg, image: out.png, label: id }), seg) : undefined;
+    return { kind: 'generate', item, seconds, warnings: out.warnings.slice(0, 32), ...(attention ? { attention } : {}) };
   },
 };

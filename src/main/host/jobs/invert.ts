@@ -1,19 +1,20 @@
 /**
  * The `invert` job: recover the prompt behind an image (uploaded, or from the library) and store
- * the inversion in the library: the target (re-encoded upright as PNG), the candidates'
- * regenerations, and the best one as the item's image. A cancelled inversion stores its best
- * result so far the same way, marked partial.
+ * the inversion in the library: the target (re-encoded upright as PNG, scaled down so its shorter
+ * side is at most the inversion size: docs/reliability.md), the candidates' regenerations, and the
+ * best one as the item's image. A cancelled inversion stores its best result so far the same way,
+ * marked partial.
  */
-import { readFile } from 'node:fs/promises';
-import { CancelledError, EngineError } from '../../engine/errors.js';
+import { CancelledError } from '../../engine/errors.js';
 import { toUprightPng } from '../../engine/image/image-io.js';
 import { pngDimensions } from '../../engine/image/png-chunks.js';
 import type { InversionRecord, LibraryItem } from '../../../shared/ipc/library.js';
-import { MAX_CANDIDATES, MAX_IMAGE_BYTES } from '../../../shared/ipc/limits.js';
+import { MAX_CANDIDATES } from '../../../shared/ipc/limits.js';
 import { InvertRequestSchema, type RequestOf } from '../../../shared/ipc/requests.js';
 import type { Settings } from '../../../shared/ipc/settings.js';
 import type { InvertOutput, InvertSpec } from '../engine-adapter.js';
-import { newItemId, type Library } from '../library.js';
+import { newItemId } from '../library.js';
+import { readImageInput } from './image-input.js';
 import type { JobKind } from './job-kind.js';
 
 /** Candidate regenerations stored as files (the rest keep their prompt and score only). */
@@ -33,22 +34,6 @@ export function invertSpec(req: RequestOf<'invert'>, image: Uint8Array, settings
   };
 }
 
-/** The bytes of the image a request names: a `data:` URL, or a library item's file. */
-export async function readInvertImage(req: RequestOf<'invert'>, library: Library): Promise<Buffer> {
-  if (req.image.source === 'data') {
-    const b64 = req.image.dataUrl.slice(req.image.dataUrl.indexOf(',') + 1);
-    const buf = Buffer.from(b64, 'base64');
-    if (buf.byteLength === 0) throw new EngineError('IMAGE', 'the image is empty (0 bytes)');
-    if (buf.byteLength > MAX_IMAGE_BYTES) throw new EngineError('IMAGE', 'the image is larger than 50 MB');
-    return buf;
-  }
-  const item = await library.get(req.image.id);
-  if (!item) throw new EngineError('INVALID_ARGUMENT', `no library item '${req.image.id}'`);
-  const file = library.filePath(item.file);
-  if (!file) throw new EngineError('INVALID_ARGUMENT', `library item '${item.id}' has no image`);
-  return readFile(file);
-}
-
 interface Inverted {
   output: InvertOutput;
   /** The target as given (re-encoded when stored). */
@@ -61,7 +46,7 @@ export const invertJob: JobKind<'invert', Inverted> = {
   keepsPartial: true,
 
   async run(req, opts, { engine, library, settings }) {
-    const image = await readInvertImage(req, library);
+    const { bytes: image } = await readImageInput(req.image, library);
     let output: InvertOutput;
     try {
       output = await engine.invert(invertSpec(req, image, settings), opts);
@@ -76,7 +61,8 @@ export const invertJob: JobKind<'invert', Inverted> = {
 
   async finish(req, { output: out, image }, { library, settings, emit }, partial) {
     const id = newItemId();
-    const target = await toUprightPng(image);
+    // Stored at the size the inversion looked at: an upload larger than that is scaled down (never up).
+    const target = await toUprightPng(image, { maxShortSide: out.inversionSize });
     const targetFile = await library.writeFile(`${id}-target`, 'png', target.png);
     const candidates: InversionRecord['candidates'] = [];
     let bestPng: Uint8Array | undefined;

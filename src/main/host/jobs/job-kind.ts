@@ -1,9 +1,9 @@
 /**
  * What a job kind is, to the queue that runs it (queue.ts): the request it takes, the work, and
  * what becomes of the work's output (the job result, and what is stored in the library). One
- * module per kind (generate.ts, invert.ts, download-model.ts, import-model.ts), listed in
- * kinds.ts. A new kind (segment, edit, fuse, evolve, eval) is: a request schema and a result
- * schema in src/shared/ipc (requests.ts, jobs.ts: JOB_KINDS), a module here, a row in kinds.ts.
+ * module per kind (generate.ts, invert.ts, segment.ts, download-model.ts, import-model.ts), listed
+ * in kinds.ts. A new kind (edit, fuse, evolve, eval) is: a request schema and a result schema in
+ * src/shared/ipc (requests.ts, jobs.ts: JOB_KINDS), a module here, a row in kinds.ts.
  */
 import type { z } from 'zod';
 import type { StudioEvent } from '../../../shared/ipc/events.js';
@@ -12,6 +12,7 @@ import type { RequestOf } from '../../../shared/ipc/requests.js';
 import type { Settings } from '../../../shared/ipc/settings.js';
 import type { EngineAdapter, EngineProgress } from '../engine-adapter.js';
 import type { Library } from '../library.js';
+import type { SegmentationCache } from '../segmentations.js';
 
 /** What every job gets from the queue, the same `{ signal, onProgress }` as every engine operation. */
 export interface JobRunOptions {
@@ -29,6 +30,8 @@ export interface JobContext {
   settings: Settings;
   /** Send an event to every client (e.g. `library.changed` once a result is stored). */
   emit(event: StudioEvent): void;
+  /** Full-resolution segmentations behind the attention maps jobs return (for exportSegmentation). */
+  segmentations: SegmentationCache;
 }
 
 export interface JobKind<T extends JobKindName = JobKindName, Out = unknown> {

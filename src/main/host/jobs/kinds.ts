@@ -4,10 +4,12 @@ import { generateJob } from './generate.js';
 import { importModelJob } from './import-model.js';
 import { invertJob } from './invert.js';
 import type { JobKindTable } from './job-kind.js';
+import { segmentJob } from './segment.js';
 
 export const JOB_KINDS: JobKindTable = {
   generate: generateJob,
   invert: invertJob,
+  segment: segmentJob,
   downloadModel: downloadModelJob,
   importModel: importModelJob,
 };

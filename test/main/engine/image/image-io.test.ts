@@ -5,7 +5,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../../src/main/engine/errors.js';
 import { formatA1111, parseA1111, samplerLabel } from '../../../../src/main/engine/image/a1111.js';
-import { chwToRgbBytes, hwcBytesToChw, imageToPng, loadImage, readPngMetadata } from '../../../../src/main/engine/image/image-io.js';
+import {
+  chwToRgbBytes,
+  hwcBytesToChw,
+  imageToPng,
+  loadImage,
+  readPngMetadata,
+  toUprightPng,
+} from '../../../../src/main/engine/image/image-io.js';
 import {
   crc32,
   encodeChunk,
@@ -318,5 +325,34 @@ describe('A1111 text', () => {
   it('a prompt without a settings line is all prompt (a colon in it does not fool the parser)', () => {
     expect(parseA1111('portrait: a woman, oil')).toEqual({ prompt: 'portrait: a woman, oil' });
     expect(parseA1111('two\nlines: here')).toEqual({ prompt: 'two\nlines: here' });
+  });
+});
+
+describe('toUprightPng (the library copy of an inversion target)', () => {
+  const solid = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: { r: 200, g: 10, b: 40 } } })
+      .jpeg()
+      .toBuffer();
+
+  it('re-encodes as PNG and scales an image larger than maxShortSide down (shorter side = that size)', async () => {
+    const big = await toUprightPng(await solid(3000, 2000), { maxShortSide: 512 });
+    expect([big.width, big.height, big.downscaled]).toEqual([768, 512, true]);
+    const meta = await sharp(big.png).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 768, 512]);
+  });
+
+  it('never upscales, keeps the size without maxShortSide, and applies EXIF orientation', async () => {
+    expect(await toUprightPng(await solid(300, 200), { maxShortSide: 512 })).toMatchObject({ width: 300, height: 200, downscaled: false });
+    expect(await toUprightPng(await solid(3000, 2000))).toMatchObject({ width: 3000, height: 2000, downscaled: false });
+    // Orientation 6 (rotate 90°): a 40x20 JPEG shows as 20x40; the shorter side is then the width.
+    const rotated = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#123456' } })
+      .withMetadata({ orientation: 6 })
+      .jpeg()
+      .toBuffer();
+    expect(await toUprightPng(rotated, { maxShortSide: 10 })).toMatchObject({ width: 10, height: 20, downscaled: true });
+  });
+
+  it('refuses what is not an image', async () => {
+    await expect(toUprightPng(Buffer.from('not an image'), { maxShortSide: 512 })).rejects.toThrow(/could not read the target image/);
   });
 });

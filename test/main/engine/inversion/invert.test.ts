@@ -323,4 +323,13 @@ describe('invert', () => {
     });
     await expect(invert(m, target, { settings, init: { kind: 'text', text: '  ' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
+
+  it('refuses a target beyond the memory bound before any work (every caller, not only the studio)', async () => {
+    const init = { kind: 'text' as const, text: START };
+    const settings = presetSettings('fast', { objective: 'denoise', iterations: 1 });
+    const side = m.defaultSize * 4; // 16x the native pixels, above the 4x cap whatever the memory
+    await expect(
+      invert(m, { data: new Float32Array(3 * side * side), width: side, height: side }, { settings, init }),
+    ).rejects.toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/too large to invert/) });
+  });
 });

@@ -9,6 +9,7 @@ import {
   DownloadModelRequestSchema,
   GenerateRequestSchema,
   InvertRequestSchema,
+  SegmentRequestSchema,
   ImportModelRequestSchema,
 } from '../../../../src/shared/ipc/requests.js';
 import { MAX_QUEUED_JOBS } from '../../../../src/shared/ipc/limits.js';
@@ -45,6 +46,7 @@ function controllableKinds() {
     downloadModel: download,
     generate: { type: 'generate', schema: GenerateRequestSchema, run: unused('generate'), finish: unused('generate') },
     invert: { type: 'invert', schema: InvertRequestSchema, run: unused('invert'), finish: unused('invert') },
+    segment: { type: 'segment', schema: SegmentRequestSchema, run: unused('segment'), finish: unused('segment') },
     importModel: { type: 'importModel', schema: ImportModelRequestSchema, run: unused('importModel'), finish: unused('importModel') },
   };
   const release = () => gates.shift()?.();
