@@ -23,7 +23,7 @@ import { EngineError } from '../../errors.js';
 import { parseWeightedText } from '../../diffusion/prompt-weights.js';
 import type { ClipTokenizer } from '../../diffusion/tokenizer/index.js';
 import { promptWords, type PromptWords } from '../../attention/words.js';
-import { diffWords, type DiffWord, type PromptDiff } from './diff.js';
+import { diffWords, type DiffWord, type PromptDiff } from '../../../../shared/prompt-diff.js';
 
 /** A prompt as the engine reads it: its diff words with token positions. */
 export interface TokenisedPrompt {

@@ -35,7 +35,7 @@ import { AttentionAccumulator, type CapturedAttention, type LayerAttention } fro
 import { mapAttention, mappedPositions } from './align.js';
 import { blendLatents, editMask, headMean, upsampleMask } from './blend.js';
 import { ALL_QUERIES, openAttentionControl, type ControlRunOutput, type LayerFeed, type LayerProbabilities } from './control-session.js';
-import { describeEdit, type EditKind, type PromptDiff } from './diff.js';
+import { describeEdit, type EditKind, type PromptDiff } from '../../../../shared/prompt-diff.js';
 import { planEdit, type EditMode, type EditModeChoice, type EditPlan, type EditRequest, type EditSource } from './plan.js';
 import { controlledPredictor, type StepControl } from './predictor.js';
 import { editReport, type EditReport } from './report.js';

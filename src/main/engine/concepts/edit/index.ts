@@ -14,7 +14,7 @@ export {
   type EditKind,
   type PromptDiff,
   type WordEdit,
-} from './diff.js';
+} from '../../../../shared/prompt-diff.js';
 export {
   diffTokenised,
   mapAttention,

@@ -9,7 +9,7 @@ import { EngineError } from '../../errors.js';
 import type { ModelSet } from '../../diffusion/load-model-set.js';
 import type { GenerateRequest } from '../../diffusion/pipeline.js';
 import { STOP_WORDS } from '../../attention/index.js';
-import { describeDiff, diffPrompts, type DiffWord, type EditKind, type PromptDiff } from './diff.js';
+import { describeDiff, diffPrompts, type DiffWord, type EditKind, type PromptDiff } from '../../../../shared/prompt-diff.js';
 import { diffTokenised, tokenisePrompt, tokenMapping, type TokenMapping, type TokenisedPrompt } from './align.js';
 
 export type EditMode = 'regenerate' | 'attention' | 'blend';

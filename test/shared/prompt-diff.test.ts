@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignKeys, describeDiff, diffPrompts, promptDiffWords } from '../../../../../src/main/engine/concepts/edit/diff.js';
+import { alignKeys, describeDiff, diffPrompts, promptDiffWords } from '../../src/shared/prompt-diff.js';
 
 const kinds = (a: string, b: string) => diffPrompts(a, b).edits.map((e) => [e.kind, e.source.text, e.edited.text]);
 

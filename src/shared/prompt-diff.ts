@@ -16,8 +16,10 @@
  * "a photo of"); remaining ties keep the earlier occurrence of a repeated word (deleting one
  * "a blue cube" of "a blue cube and a blue cube" deletes the trailing one).
  * Pure functions: no tokenizer needed (the engine passes its own word lists with token positions).
+ * Shared so the studio's Edit view highlights the same diff live as the artist types; the engine
+ * re-exports it from concepts/edit.
  */
-import { clipWords, hasPromptSyntax, parsePrompt } from '../../../../shared/prompt-syntax.js';
+import { clipWords, hasPromptSyntax, parsePrompt } from './prompt-syntax.js';
 
 /** One word (CLIP pre-token: a word, a digit, or a run of punctuation) of a prompt. */
 export interface DiffWord {
