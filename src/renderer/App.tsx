@@ -5,16 +5,25 @@ import { navigate, useNav, VIEWS, type ViewName } from './nav.js';
 import { InvertView } from './views/InvertView.js';
 import { LibraryView } from './views/LibraryView.js';
 import { ModelsView } from './views/ModelsView.js';
+import { EvaluateView } from './views/EvaluateView.js';
+import { EvolveView } from './views/EvolveView.js';
+import { FuseView } from './views/FuseView.js';
 import { useEngine } from './api/context.js';
 
 // Monaco is large: load the Prompt view (and with it the editor) only when first opened.
 const PromptView = lazy(() => import('./views/PromptView.js').then((m) => ({ default: m.PromptView })));
+// The Edit view uses the same editor.
+const EditView = lazy(() => import('./views/EditView.js').then((m) => ({ default: m.EditView })));
 
 const LABELS: Record<ViewName, { label: string; icon: string; key: string }> = {
   invert: { label: 'Invert', icon: '⟲', key: '1' },
   prompt: { label: 'Prompt', icon: '✎', key: '2' },
   library: { label: 'Library', icon: '▦', key: '3' },
   models: { label: 'Models', icon: '⬇', key: '4' },
+  edit: { label: 'Edit', icon: '✂', key: '5' },
+  evaluate: { label: 'Evaluate', icon: '▤', key: '6' },
+  fuse: { label: 'Fuse', icon: '⊕', key: '7' },
+  evolve: { label: 'Evolve', icon: '❦', key: '8' },
 };
 
 export function App() {
@@ -22,7 +31,7 @@ export function App() {
   const engine = useEngine();
   const seen = useSeenViews(nav.view);
 
-  // Alt+1..4 switch views from anywhere (also inside the editor).
+  // Alt+<key> switches views from anywhere (also inside the editor).
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return;
@@ -86,11 +95,27 @@ export function App() {
             </Suspense>
           )}
         </section>
+        <section hidden={nav.view !== 'edit'} aria-label="Edit" className="view">
+          {seen.has('edit') && (
+            <Suspense fallback={<div className="loading">Loading the edit view…</div>}>
+              <EditView />
+            </Suspense>
+          )}
+        </section>
         <section hidden={nav.view !== 'library'} aria-label="Library" className="view">
           {seen.has('library') && <LibraryView />}
         </section>
         <section hidden={nav.view !== 'models'} aria-label="Models" className="view">
           {seen.has('models') && <ModelsView />}
+        </section>
+        <section hidden={nav.view !== 'evaluate'} aria-label="Evaluate" className="view">
+          {seen.has('evaluate') && <EvaluateView />}
+        </section>
+        <section hidden={nav.view !== 'fuse'} aria-label="Fuse" className="view">
+          {seen.has('fuse') && <FuseView />}
+        </section>
+        <section hidden={nav.view !== 'evolve'} aria-label="Evolve" className="view">
+          {seen.has('evolve') && <EvolveView />}
         </section>
       </main>
     </div>

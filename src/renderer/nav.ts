@@ -1,16 +1,20 @@
 /**
  * Which view is shown (kept in the URL hash, `#/library`, so a reload stays put) and hand-overs
- * between views ("Open in Prompt editor", "Invert this image").
+ * between views ("Open in Prompt editor", "Invert this image", "Edit this prompt").
  */
 import { useSyncExternalStore } from 'react';
-import type { GenerationParams } from '../shared/ipc/library.js';
+import type { GenerationParams, LibraryItem } from '../shared/ipc/library.js';
 
-export const VIEWS = ['invert', 'prompt', 'library', 'models'] as const;
+export const VIEWS = ['invert', 'prompt', 'edit', 'library', 'models', 'evaluate', 'fuse', 'evolve'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export type Intent =
   | { view: 'prompt'; prompt: string; negativePrompt?: string; params?: Partial<GenerationParams> }
-  | { view: 'invert'; image: { libraryId: string; file: string; title: string } };
+  | { view: 'invert'; image: { libraryId: string; file: string; title: string } }
+  /** Edit a library image (`file`: another image of the item, e.g. a candidate's) by its prompt. */
+  | { view: 'edit'; item: LibraryItem; file?: string }
+  /** Show this library item's details. */
+  | { view: 'library'; select: string };
 
 interface NavState {
   view: ViewName;

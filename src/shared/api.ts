@@ -35,6 +35,8 @@ export const REQUEST_METHODS = {
   invert: 'params',
   /** Queue a segmentation: per-word cross-attention maps of an image (the result's `maps`). */
   segment: 'params',
+  /** Queue an edit by prompt of a library image or an uploaded PNG with parameters (the result's before/after, mask and report). */
+  edit: 'params',
   /** Cancel a queued or running job; a running inversion ends with `job.cancelled` carrying its best result. */
   cancel: ['jobId'],
   listJobs: [],
@@ -57,6 +59,32 @@ export const REQUEST_METHODS = {
   listNotices: [],
   /** The user has read a notice: forget it (every client gets `notice.dismissed`). */
   dismissNotice: ['id'],
+  /** Queue an evaluation (or continue one: `runId`); the result is its report as data (tables, figures). */
+  eval: 'params',
+  /** Past evaluations of this library, newest first. */
+  listEvaluations: [],
+  /** A past evaluation's report (also while it runs: what is done so far). */
+  getEvaluation: ['id'],
+  /** Which inversion methods can run with a model set (default: the settings'), and why the others cannot. */
+  listMethods: ['modelSet'],
+  /** Queue a fusion of two or more library images or prompts (or a grid of modes × weights); the result is saved in the Library. */
+  fuse: 'params',
+  /** Queue the start of an evolution session (saved under the library's evolution/ folder); the result is the session. */
+  createEvolution: 'params',
+  /** Queue the next generation of a session, bred from `picks` (or by its fitness). */
+  breedEvolution: ['session', 'picks'],
+  /** Queue the re-inversion of an individual's image; its prompt joins the head generation. */
+  reinvertEvolution: ['session', 'id'],
+  /** A saved session (to resume it). */
+  openEvolution: ['session'],
+  /** Set the words an individual's children must keep. */
+  lockEvolution: ['session', 'id', 'words'],
+  /** Continue from an ancestor: its generation becomes the head again (a branch). */
+  branchEvolution: ['session', 'from'],
+  /** Copy a session into a folder on the engine's machine. */
+  exportEvolution: ['session', 'dir'],
+  /** The sessions of this library, newest first (damaged ones with their problem). */
+  listEvolutions: [],
 } as const satisfies { [T in RequestType]: ArgumentForm<T> };
 
 type Positional<T extends RequestType, K extends readonly (keyof ParamsOf<T>)[]> = { -readonly [I in keyof K]: ParamsOf<T>[K[I]] };

@@ -54,6 +54,7 @@ describe('StudioApi from one table', () => {
       api.generate({ prompt: 'a fox' }),
       api.invert({ image: { source: 'library', id: 'item-1' } }),
       api.segment({ image: { source: 'library', id: 'item-1', file: 'item-1-target.png' }, threshold: 0.3 }),
+      api.edit({ source: { source: 'library', id: 'item-1' }, prompt: 'a red fox', mode: 'blend', crossSteps: 0.6 }),
       api.cancel('job-1'),
       api.listJobs(),
       api.listLibrary(),
@@ -69,12 +70,32 @@ describe('StudioApi from one table', () => {
       api.exportSegmentation({ id: 'seg-1', dir: '/tmp/masks' }),
       api.listNotices(),
       api.dismissNotice('n-1'),
+      api.eval({ dataset: { kind: 'shapes', n: 2 }, methods: ['editor', 'caption'], iterations: 5 }),
+      api.listEvaluations(),
+      api.getEvaluation('eval-1'),
+      api.listMethods('demo'),
+      api.fuse({
+        parents: [
+          { kind: 'library', id: 'item-1' },
+          { kind: 'prompt', text: 'a fox' },
+        ],
+        mode: 'concat',
+      }),
+      api.createEvolution({ init: [{ kind: 'prompt', text: 'a fox' }] }),
+      api.breedEvolution('evo-1', ['g0-00']),
+      api.reinvertEvolution('evo-1', 'g0-00'),
+      api.openEvolution('evo-1'),
+      api.lockEvolution('evo-1', 'g0-00', ['fox']),
+      api.branchEvolution('evo-1', 'g0-00'),
+      api.exportEvolution('evo-1'),
+      api.listEvolutions(),
     ];
     for (const c of calls) c.catch(() => undefined);
     expect(posted.map((m) => m.request.type)).toEqual(Object.keys(REQUEST_METHODS));
     for (const m of posted) expect(RequestSchema.safeParse(m.request).success, m.request.type).toBe(true);
-    reply({ kind: 'response', id: posted[3]!.id, ok: true, result: { cancelled: true } });
-    await expect(calls[3]).resolves.toEqual({ cancelled: true });
+    const cancel = Object.keys(REQUEST_METHODS).indexOf('cancel');
+    reply({ kind: 'response', id: posted[cancel]!.id, ok: true, result: { cancelled: true } });
+    await expect(calls[cancel]).resolves.toEqual({ cancelled: true });
     reply({ kind: 'response', id: posted[0]!.id, ok: false, error: { code: 'QUEUE_FULL', message: 'full' } });
     await expect(calls[0]).rejects.toThrow('[QUEUE_FULL] full');
   });

@@ -2,10 +2,13 @@
  * `inversion-studio serve`: the real UI and engine in a browser, over a loopback-only web bridge.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { safeWriteFile } from '../../main/engine/io/safe-write.js';
 import { EngineHost } from '../../main/host/engine-host.js';
+import { checkLibraryFolder } from '../../main/host/library.js';
+import { formatNotice } from '../../main/host/notices.js';
 import { nodeWorkerLauncher } from '../../main/host/node-worker.js';
 import { defaultDataDir, libraryDirFor } from '../../main/host/paths.js';
 import { FileSettingsStore } from '../../main/host/settings-store.js';
@@ -83,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof port === 'string') return usageError('serve', HELP, port);
   const dataDir = path.resolve(values.data ?? defaultDataDir());
   const settings = new FileSettingsStore(path.join(dataDir, 'config.json'));
+  for (const n of settings.notices()) console.error(`inversion-studio serve: ${formatNotice(n)}`);
   if (values.models) await settings.set({ modelSet: existsSync(values.models) ? path.resolve(values.models) : values.models });
   if (values.cache) await settings.set({ cacheDir: path.resolve(values.cache) });
   const libraryOverride = values.library ? path.resolve(values.library) : undefined;
@@ -90,11 +94,17 @@ export async function run(argv: string[]): Promise<number> {
   const note = ensureWebBuild(webRoot);
   if (note) console.error(`inversion-studio serve: ${note}`);
 
+  // Refuse another program's folder (its index.json) before the engine touches it.
+  await checkLibraryFolder(libraryOverride ?? libraryDirFor(settings.get().libraryDir, dataDir));
   const host = new EngineHost({
     launch: nodeWorkerLauncher(),
     settings,
     libraryDir: (s) => libraryOverride ?? libraryDirFor(s.libraryDir, dataDir),
     transport: 'web',
+    // Settings notices were printed above; the library's come from the engine worker.
+    onNotice: (n) => {
+      if (n.source !== 'settings') console.error(`inversion-studio serve: ${formatNotice(n)}`);
+    },
   });
   await host.start();
   let bridge;
@@ -114,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  if (values['token-file']) writeFileSync(values['token-file'], `${bridge.url}\n`, { mode: 0o600 });
+  if (values['token-file']) await safeWriteFile(values['token-file'], `${bridge.url}\n`, { mode: 0o600, what: 'the token file' });
   console.log(`Inversion Studio is running at ${bridge.url}`);
   console.log(`library: ${host.libraryDir}   settings: ${settings.file}`);
   console.log('Only this machine can connect (127.0.0.1). Press Ctrl+C to stop.');

@@ -1,6 +1,8 @@
 /**
  * `studio-image://library/<file>`: library images for the renderer, served only from the library
- * folder and only by plain file name (no separators, no traversal, known image extensions).
+ * folder and only by plain file name, or as an evolution session's image
+ * `evolution/<session>/images|thumbs/<file>.png` (no other separators, no traversal, known image
+ * extensions: resolveLibraryFile).
  */
 import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';

@@ -9,6 +9,7 @@
 import { EngineError } from '../engine/errors.js';
 import type { StudioEvent } from '../../shared/ipc/events.js';
 import type { JobInfo } from '../../shared/ipc/jobs.js';
+import { INVERSION_METHODS } from '../../shared/ipc/methods.js';
 import { checkEvent, parseClientMessage, type ServerMessage } from '../../shared/ipc/protocol.js';
 import {
   ResponseSchemas,
@@ -21,6 +22,8 @@ import {
 } from '../../shared/ipc/requests.js';
 import type { Settings } from '../../shared/ipc/settings.js';
 import type { EngineAdapter } from './engine-adapter.js';
+import { listEvaluations, readEvaluation } from './evaluations.js';
+import { branchEvolution, exportEvolution, listEvolutionSessions, lockEvolution, openEvolution } from './evolutions.js';
 import { STUDIO_VERSION, toErrorInfo } from './host-common.js';
 import { JOB_KINDS } from './jobs/kinds.js';
 import { JobQueue } from './jobs/queue.js';
@@ -173,6 +176,25 @@ export class EngineService {
         if (known) this.emit({ type: 'notice.dismissed', id: r.id });
         return { dismissed: known };
       },
+      listEvaluations: async () => ({ evaluations: await listEvaluations(this.library.dir) }),
+      getEvaluation: (r) => readEvaluation(this.library.dir, r.id),
+      listMethods: async (r) => {
+        const modelSet = r.modelSet ?? this.settingsStore.get().modelSet;
+        if (this.engine.methods) return { modelSet, methods: await this.engine.methods(modelSet) };
+        // An engine without the baselines runs EDITOR only.
+        const reason = 'this build of the engine runs EDITOR only';
+        return {
+          modelSet,
+          methods: INVERSION_METHODS.map((m) =>
+            m === 'editor' ? { method: m, available: true } : { method: m, available: false, reason },
+          ),
+        };
+      },
+      openEvolution: (r) => openEvolution(this.library.dir, r.session),
+      lockEvolution: (r) => lockEvolution(this.library.dir, r.session, r.id, r.words),
+      branchEvolution: (r) => branchEvolution(this.library.dir, r.session, r.from),
+      exportEvolution: (r) => exportEvolution(this.library.dir, r.session, r.dir),
+      listEvolutions: async () => ({ sessions: await listEvolutionSessions(this.library.dir) }),
       getStatus: () => ({
         engine: 'ready',
         restarts: 0,

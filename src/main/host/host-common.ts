@@ -13,11 +13,24 @@ function imageLabel(image: ImageInput): string {
   return `library image ${image.id}${image.file ? ` (${image.file})` : ''}`;
 }
 
+/** A fusion in a few words: its mode and parents. */
+function fuseLabel(r: RequestOf<'fuse'>): string {
+  const parents = r.parents.map((p) => (p.kind === 'prompt' ? `"${p.text.slice(0, 40)}"` : `library image ${p.id}`));
+  return `${r.grid ? 'fusion grid' : `${r.mode} fusion`} of ${parents.join(' + ')}`.slice(0, 300);
+}
+
 /** Short human label of each job kind's request (prompt or file name). */
 const JOB_LABELS: { [T in JobRequestType]: (r: RequestOf<T>) => string } = {
   generate: (r) => r.prompt.slice(0, 200) || '(empty prompt)',
   invert: (r) => imageLabel(r.image),
   segment: (r) => `attention maps of ${imageLabel(r.image)}${r.prompt ? ` by "${r.prompt.slice(0, 80)}"` : ''}`,
+  edit: (r) => `edit of ${imageLabel(r.source)}: "${r.prompt.slice(0, 120)}"`,
+  eval: (r) =>
+    `evaluation of ${r.dataset.kind === 'shapes' ? `shapes:${r.dataset.n}` : r.dataset.path.slice(-160)} (${r.methods.join(', ')})${r.runId ? `, continuing ${r.runId}` : ''}`,
+  fuse: (r) => fuseLabel(r),
+  createEvolution: (r) => `new evolution session${r.name ? ` "${r.name.slice(0, 80)}"` : ''} from ${r.init.length} parent(s)`,
+  breedEvolution: (r) => `breed evolution ${r.session}${r.picks?.length ? ` from ${r.picks.slice(0, 8).join(', ')}` : ' by fitness'}`,
+  reinvertEvolution: (r) => `re-invert ${r.id} of evolution ${r.session}`,
   downloadModel: (r) => `download ${r.id}`,
   importModel: (r) => `import ${r.path.slice(-180)}`,
 };

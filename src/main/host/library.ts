@@ -8,7 +8,8 @@
  * - the index must be ours: `{ format: 'inversion-studio-library', version: 1, items }` (or the
  *   unstamped `{ version: 1, items }` of earlier versions, rewritten stamped on the next change).
  *   Another program's `index.json` is never touched: LibraryFolderError. A folder without an index
- *   is adopted only when it holds nothing but images (and hidden files);
+ *   is adopted only when it holds nothing but images (and hidden files) and the studio's own
+ *   sub-folders (`evaluations/`, and `evolution/` when laid out as evolution sessions are);
  * - an index of ours that is unreadable or fails the schema is moved aside
  *   (`index.json.corrupt-<time>`), the index is rebuilt from the PNGs, and a notice says so;
  * - the index is reconciled with the PNGs on disk: item PNGs that are not indexed (a crash
@@ -25,6 +26,8 @@ import { safeWriteFile } from '../engine/io/safe-write.js';
 import { PROCESS_START_MS, SAFE_WRITE_TEMP_PATTERNS, sweepStaleTemps } from '../engine/io/temp-files.js';
 import { LibraryFileSchema, LibraryIndexSchema, LibraryItemSchema, type LibraryIndex, type LibraryItem } from '../../shared/ipc/library.js';
 import { MAX_LIST_ITEMS } from '../../shared/ipc/limits.js';
+import { EVOLUTION_FOLDER, parseEvolutionFile } from '../../shared/ipc/evolution.js';
+import { isOwnEvolutionFolder } from './evolution-folder.js';
 import { publishNotice, type NoticeInput } from './notices.js';
 import { addPngText, isPng, readPngText } from './png-text.js';
 
@@ -40,7 +43,7 @@ const IndexFileSchema = z.strictObject({
   items: z.array(LibraryItemSchema).max(MAX_LIST_ITEMS * 10),
 });
 
-/** Leftover images of an interrupted inversion save (`<item id>-target.png`, `<item id>-c<N>.png`) older than this are removed. */
+/** Leftover images of an interrupted save (`<item id>-target.png`, `-c<N>.png`, an edit's `-source.png`) older than this are removed. */
 const PARTIAL_SAVE_MAX_AGE_MS = 3600 * 1000;
 const ITEM_ID_PATTERN = /^\d{8}-\d{6}Z-[0-9a-f]{8}$/;
 
@@ -70,15 +73,30 @@ export function newItemId(now = new Date()): string {
   return `${t}-${randomBytes(4).toString('hex')}`;
 }
 
-/**
- * Resolve a library file name to its absolute path, or undefined when the name is not a plain
- * file name inside the library (path traversal, separators, absolute paths, odd characters).
- */
-export function resolveLibraryFile(libraryDir: string, name: string): string | undefined {
+/** A plain library file name (`<id>.png`) to its absolute path inside the library folder, or undefined. */
+function resolveFlatLibraryFile(libraryDir: string, name: string): string | undefined {
   if (!LibraryFileSchema.safeParse(name).success) return undefined;
   const root = path.resolve(libraryDir);
   const full = path.resolve(root, name);
   if (path.dirname(full) !== root) return undefined;
+  return full;
+}
+
+/**
+ * Resolve a library file name to its absolute path, or undefined when the name is neither a plain
+ * file name inside the library nor an evolution session image `evolution/<session>/images|thumbs/<file>.png`
+ * (path traversal, other separators, absolute paths, other sub-folders, odd characters).
+ */
+export function resolveLibraryFile(libraryDir: string, name: string): string | undefined {
+  const flat = resolveFlatLibraryFile(libraryDir, name);
+  if (flat) return flat;
+  const parts = parseEvolutionFile(name);
+  if (!parts) return undefined;
+  const root = path.resolve(libraryDir);
+  const folder = path.join(root, EVOLUTION_FOLDER, parts.session, parts.folder);
+  const full = path.resolve(folder, parts.file);
+  // Each part is a plain name (letters, digits, . _ -, starting with a letter or digit): it cannot leave its folder.
+  if (path.dirname(full) !== folder || path.basename(full) !== parts.file) return undefined;
   return full;
 }
 
@@ -96,7 +114,13 @@ type IndexState = { kind: 'missing' } | { kind: 'ok'; index: LibraryIndex; legac
 /** Entries of `dir` that a library folder would not contain (for the "not a library" error). */
 async function foreignEntries(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => !isOwnEntry(e.name) || (e.isDirectory() && !e.name.startsWith('.'))).map((e) => e.name);
+  // `evaluations/` holds the studio's evaluation runs (evaluations.ts): the library's own.
+  const ownDir = (e: { name: string; isDirectory(): boolean }) => e.isDirectory() && (e.name.startsWith('.') || e.name === 'evaluations');
+  const foreign = entries.filter((e) => (e.isDirectory() ? !ownDir(e) : !isOwnEntry(e.name))).map((e) => e.name);
+  // `evolution/` holds the studio's evolution sessions (evolutions.ts) when it is laid out as they are.
+  if (foreign.includes(EVOLUTION_FOLDER) && (await isOwnEvolutionFolder(path.join(dir, EVOLUTION_FOLDER))))
+    return foreign.filter((n) => n !== EVOLUTION_FOLDER);
+  return foreign;
 }
 
 function listSome(names: string[]): string {
@@ -222,6 +246,7 @@ const newestFirst = (a: LibraryItem, b: LibraryItem): number => (a.createdAt < b
 
 function filesOf(item: LibraryItem): string[] {
   const files = [item.file];
+  if (item.kind === 'generation' && item.edit) files.push(item.edit.sourceFile);
   if (item.kind === 'inversion') {
     files.push(item.inversion.targetFile);
     for (const c of item.inversion.candidates) if (c.file) files.push(c.file);
@@ -320,14 +345,14 @@ export class Library {
   }
 
   /**
-   * Inversion saves write `<id>-target.png` and `<id>-c<N>.png` before the item itself; a crash in
-   * between leaves them without an item. Removed once they are old enough not to be another
+   * Inversion saves write `<id>-target.png` and `<id>-c<N>.png` before the item itself (edits
+   * `<id>-source.png`); a crash in between leaves them without an item. Removed once they are old enough not to be another
    * process's save in progress.
    */
   private async removePartialSaves(itemIds: Set<string>): Promise<void> {
     const now = Date.now();
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      const m = /^(.+)-(?:target|c\d+)\.png$/.exec(name);
+      const m = /^(.+)-(?:target|c\d+|source)\.png$/.exec(name);
       if (!m || !ITEM_ID_PATTERN.test(m[1]!) || itemIds.has(m[1]!)) continue;
       const full = path.join(this.dir, name);
       const st = await stat(full).catch(() => undefined);
@@ -373,9 +398,9 @@ export class Library {
     return (await this.load()).items.find((i) => i.id === id);
   }
 
-  /** Absolute path of a library file (validated name), or undefined. */
+  /** Absolute path of an item's file (a plain, validated name; never a session image), or undefined. */
   filePath(name: string): string | undefined {
-    return resolveLibraryFile(this.dir, name);
+    return resolveFlatLibraryFile(this.dir, name);
   }
 
   /** Store an extra file (e.g. an inversion's target or a candidate image) under a fresh name. */

@@ -3,7 +3,8 @@
  * engine module that owns it; this file only maps arguments and keeps loaded model sets warm
  * (loading a set opens onnxruntime sessions, which is the slow part of a first generation). The
  * attention-capture session of a set (a second UNet session, opened by the first generation with
- * maps or segmentation) is released with the set when another set is loaded or the worker stops.
+ * maps or segmentation) is released with the set when another set is loaded or the worker stops;
+ * so is its attention-control session (a third, opened by the first edit: edit-engine.ts).
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import {
   workingSize,
   type Segmentation,
 } from '../engine/attention/index.js';
+import { releaseAttentionControl } from '../engine/concepts/edit/index.js';
 import { loadModelSet, resolveModelSetDir, type ModelSet } from '../engine/diffusion/load-model-set.js';
 import { generate, type GenerateProgress, type GenerateRequest, type GenerateResult } from '../engine/diffusion/pipeline.js';
 import { checkImageSize, sizeLimitModelForInversion } from '../engine/diffusion/size-limits.js';
@@ -37,8 +39,15 @@ import { downloadModel } from '../engine/models/downloader.js';
 import { importModelFolder } from '../engine/models/import.js';
 import { getManifest, loadManifests } from '../engine/models/shipped-manifests.js';
 import type {
+  EditOutput,
+  EditSpec,
   EngineAdapter,
   EngineProgress,
+  EvalRunOutput,
+  EvalRunSpec,
+  EvolutionBackendHandle,
+  FuseOutput,
+  FuseSpec,
   GenerateOutput,
   GenerateSpec,
   InvertOutput,
@@ -47,6 +56,11 @@ import type {
   SegmentOutput,
   SegmentSpec,
 } from './engine-adapter.js';
+import { runEdit } from './edit-engine.js';
+import { evolutionBackendFor } from './evolution-engine.js';
+import { runFuse } from './fuse-engine.js';
+import { evaluateWithEngine } from './real-eval.js';
+import { invertBaseline, methodInfo, MethodModelCache } from './real-methods.js';
 import { segmentOutputSize } from './segmentations.js';
 
 const KIND_MAP: Record<string, ModelInfo['kind']> = {
@@ -104,11 +118,12 @@ function rgbClose(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Release a model set and its attention-capture session (when one was opened). */
+/** Release a model set and its attention-capture and attention-control sessions (when opened). */
 async function releaseSet(set: Promise<ModelSet>): Promise<void> {
   const ms = await set.catch(() => undefined);
   if (!ms) return;
   await releaseAttentionCapture(ms);
+  await releaseAttentionControl(ms);
   await ms.release();
 }
 
@@ -156,6 +171,8 @@ export function createRealEngine(): EngineAdapter {
   const tokenizers = new Map<string, Promise<ClipTokenizer>>();
   // Captioner, CLIP and GPT-2 stay loaded between inversions (optional-models.ts).
   const optional = new OptionalModelCache();
+  // The baselines' own models (PEZ's CLIP, the text towers), for the warm set (real-methods.ts).
+  const methodModels = new MethodModelCache();
 
   const modelSet = async (ref: string, opts: RunOptions): Promise<{ ms: ModelSet; entry: NonNullable<typeof loaded> }> => {
     const key = `${ref}|${provider()}|${cacheDir()}`;
@@ -190,7 +207,7 @@ export function createRealEngine(): EngineAdapter {
   };
 
   const engine: EngineAdapter = {
-    capabilities: ['generate', 'invert', 'segment', 'tokenize', 'models'],
+    capabilities: ['generate', 'invert', 'segment', 'edit', 'eval', 'fuse', 'evolve', 'tokenize', 'models'],
     configure(s) {
       settings = s;
     },
@@ -270,6 +287,11 @@ export function createRealEngine(): EngineAdapter {
       return { segmentation: seg, warnings };
     },
 
+    async edit(spec: EditSpec, opts: RunOptions): Promise<EditOutput> {
+      const { ms } = await modelSet(spec.modelSet, opts);
+      return runEdit(ms, spec, { ...(opts.signal ? { signal: opts.signal } : {}), onProgress: generateProgress(opts.onProgress) });
+    },
+
     async invert(spec: InvertSpec, opts: RunOptions): Promise<InvertOutput> {
       const { ms, entry } = await modelSet(spec.modelSet, opts);
       entry.inversion ??= inversionModelsFromSet(ms);
@@ -281,10 +303,15 @@ export function createRealEngine(): EngineAdapter {
       checkImageSize(sizeLimitModelForInversion(models), size, size, 'invert'); // memory bound, before the image is decoded
       const target = await loadImage(spec.image, { width: size, height: size, fit: 'cover' });
       const givenText = spec.init?.trim() ? spec.init : undefined;
+      const method = spec.method ?? 'editor';
+      // PH2P and PEZ start from random tokens; the caption baseline is the captioner's text whatever the start text.
+      const captions = method === 'caption' || (method === 'editor' && !givenText);
       const helpers = await resolveOptionalModels(
-        { cacheDir: cacheDir(), modelSetDir: ms.dir, choices: { captioner: givenText ? 'off' : 'auto' } },
+        { cacheDir: cacheDir(), modelSetDir: ms.dir, choices: { captioner: captions ? 'auto' : 'off' } },
         optional,
       );
+      if (method !== 'editor')
+        return invertBaseline(method, { ms, models, target, size, spec, helpers, cacheDir: cacheDir(), cache: methodModels }, opts);
       const init: InitSpec = givenText
         ? { kind: 'text', text: givenText }
         : helpers.captioner
@@ -389,7 +416,30 @@ export function createRealEngine(): EngineAdapter {
       return info;
     },
 
+    async evaluate(spec: EvalRunSpec, opts: RunOptions): Promise<EvalRunOutput> {
+      // The harness loads the models it needs itself: release the warm ones rather than hold both.
+      const old = loaded;
+      loaded = undefined;
+      if (old) await releaseSet(old.set);
+      await methodModels.dispose();
+      await optional.dispose();
+      return evaluateWithEngine(spec, opts, { cacheDir: cacheDir(), provider: provider() });
+    },
+
+    async fuse(spec: FuseSpec, opts: RunOptions): Promise<FuseOutput> {
+      const { ms } = await modelSet(spec.modelSet, opts);
+      return runFuse(ms, spec, { cacheDir: cacheDir(), optional }, opts);
+    },
+
+    async evolutionBackend(ref: string, needs: { clip?: boolean }, opts: RunOptions): Promise<EvolutionBackendHandle> {
+      const { ms } = await modelSet(ref, opts);
+      return evolutionBackendFor(ms, needs, { cacheDir: cacheDir(), optional });
+    },
+
+    methods: (ref: string) => methodInfo(ref, cacheDir()),
+
     async dispose() {
+      await methodModels.dispose();
       await optional.dispose();
       const old = loaded;
       loaded = undefined;

@@ -5,8 +5,8 @@
  * Security model: loopback only; the Host header must name the loopback address (DNS rebinding);
  * a per-launch random token is required on every request, either as `?token=` or as the HttpOnly
  * SameSite=Strict cookie (`studio_token_<port>`) set when the tokenised URL is first opened; WebSocket upgrades must also
- * come from our own origin; library images are served only by plain file name from the library
- * folder; HTML is sent with a strict Content-Security-Policy.
+ * come from our own origin; library images are served only by plain file name (or as an evolution
+ * session's image, resolveLibraryFile) from the library folder; HTML is sent with a strict Content-Security-Policy.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';

@@ -4,10 +4,12 @@ interface Props {
   onFiles: (files: File[]) => void;
   disabled?: boolean;
   label?: string;
+  /** Of the hidden file input (default `image-input`; another drop zone on the page needs its own). */
+  inputTestId?: string;
 }
 
 /** Drop target + file picker for images. Keyboard: focus it and press Enter or Space. */
-export function DropZone({ onFiles, disabled = false, label = 'Drop images here or click to choose' }: Props) {
+export function DropZone({ onFiles, disabled = false, label = 'Drop images here or click to choose', inputTestId = 'image-input' }: Props) {
   const input = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
 
@@ -54,7 +56,7 @@ export function DropZone({ onFiles, disabled = false, label = 'Drop images here 
         accept="image/*"
         multiple
         hidden
-        data-testid="image-input"
+        data-testid={inputTestId}
         aria-label="Choose images"
         onChange={(e) => {
           accept(e.currentTarget.files);

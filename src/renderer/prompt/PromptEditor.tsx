@@ -6,9 +6,20 @@ export interface Mark {
   /** Offsets into the document. */
   start: number;
   end: number;
-  kind: 'dropped' | 'problem';
+  /** `inserted`, `replaced`, `reweighted`, `removed`: the Edit view's diff against the source prompt. */
+  kind: 'dropped' | 'problem' | 'inserted' | 'replaced' | 'reweighted' | 'removed';
   message: string;
+  /** Text shown at `start` without being part of the document (a removed word, struck through). */
+  ghost?: string;
 }
+
+/** Inline classes of the decorated kinds (problems are markers instead). */
+const MARK_CLASS: Partial<Record<Mark['kind'], string>> = {
+  dropped: 'tok-dropped',
+  inserted: 'tok-inserted',
+  replaced: 'tok-replaced',
+  reweighted: 'tok-reweighted',
+};
 
 interface Props {
   /** Initial document. The editor owns the text afterwards (so fast typing never races React). */
@@ -20,13 +31,16 @@ interface Props {
   /** Ctrl/Cmd+Enter. */
   onSubmit?: () => void;
   label: string;
+  /** Default `prompt-editor`; another editor on the page (the Edit view's) needs its own. */
+  testId?: string;
+  placeholder?: string;
 }
 
 /**
  * Monaco editor for the prompt document. Dropped words (past CLIP's limit) get a strike-through
  * decoration with a hover; syntax problems become warning markers (also in the Problems hover).
  */
-export function PromptEditor({ value, replace, onChange, marks, onSubmit, label }: Props) {
+export function PromptEditor({ value, replace, onChange, marks, onSubmit, label, testId = 'prompt-editor', placeholder }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const editorRef = useRef<monaco.editor.IStandaloneCodeEditor | null>(null);
   const decorations = useRef<monaco.editor.IEditorDecorationsCollection | null>(null);
@@ -57,7 +71,7 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
       quickSuggestions: false,
       suggestOnTriggerCharacters: false,
       wordBasedSuggestions: 'off',
-      placeholder: 'Describe the image… e.g. a castle on a hill, (golden hour:1.3)',
+      placeholder: placeholder ?? 'Describe the image… e.g. a castle on a hill, (golden hour:1.3)',
       fixedOverflowWidgets: true,
       scrollbar: { alwaysConsumeMouseWheel: false },
     });
@@ -97,16 +111,18 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
       return new monaco.Range(a.lineNumber, a.column, b.lineNumber, b.column);
     };
     decorations.current?.set(
-      marks
-        .filter((m) => m.kind === 'dropped')
-        .map((m) => ({
-          range: range(m),
-          options: {
-            inlineClassName: 'tok-dropped',
-            hoverMessage: { value: m.message },
-            stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges,
-          },
-        })),
+      marks.flatMap((m): monaco.editor.IModelDeltaDecoration[] => {
+        const stickiness = monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges;
+        if (m.kind === 'removed' && m.ghost)
+          return [
+            {
+              range: range({ ...m, end: m.start }),
+              options: { before: { content: m.ghost, inlineClassName: 'tok-removed' }, showIfCollapsed: true, stickiness },
+            },
+          ];
+        const cls = MARK_CLASS[m.kind];
+        return cls ? [{ range: range(m), options: { inlineClassName: cls, hoverMessage: { value: m.message }, stickiness } }] : [];
+      }),
     );
     monaco.editor.setModelMarkers(
       model,
@@ -127,5 +143,5 @@ export function PromptEditor({ value, replace, onChange, marks, onSubmit, label 
     );
   }, [marks]);
 
-  return <div ref={host} className="editor-box" data-testid="prompt-editor" />;
+  return <div ref={host} className="editor-box" data-testid={testId} />;
 }

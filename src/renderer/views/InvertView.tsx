@@ -4,11 +4,14 @@ import type { InvertResult } from '../../shared/ipc/jobs.js';
 import type { Candidate } from '../../shared/ipc/library.js';
 import type { ImageInput } from '../../shared/ipc/requests.js';
 import type { InversionObjective, InversionPreset } from '../../shared/ipc/common.js';
+import { METHOD_LABELS, type InversionMethod } from '../../shared/ipc/methods.js';
 import { useEngine, useJobs, useSettings, useStudio } from '../api/context.js';
 import { isTerminal, type JobView } from '../api/store.js';
+import { useMethods } from '../api/use-methods.js';
 import { AttentionImage, libraryAttention } from '../components/attention/AttentionImage.js';
 import { DropZone } from '../components/DropZone.js';
 import { LossChart } from '../components/LossChart.js';
+import { MethodSelect } from '../components/MethodSelect.js';
 import { ModelSelect } from '../components/ModelSelect.js';
 import { ProgressBar } from '../components/ProgressBar.js';
 import { copyText, readAsDataUrl } from '../lib/files.js';
@@ -53,6 +56,10 @@ export function InvertView() {
   const [preset, setPreset] = useState<InversionPreset | undefined>();
   const [objective, setObjective] = useState<InversionObjective | ''>('');
   const [modelSet, setModelSet] = useState<string | undefined>();
+  const [chosenMethod, setMethod] = useState<InversionMethod>('editor');
+  const methods = useMethods(modelSet);
+  // A method the chosen model set cannot run falls back to EDITOR (the choice comes back when it can).
+  const method = methods.methods.find((m) => m.method === chosenMethod)?.available ? chosenMethod : 'editor';
   const [iterations, setIterations] = useState('');
   const [seed, setSeed] = useState('');
   const [init, setInit] = useState('');
@@ -116,7 +123,8 @@ export function InvertView() {
             ...(modelSet ? { modelSet } : {}),
             ...(Number.isFinite(iters) && iters > 0 ? { iterations: iters } : {}),
             ...(Number.isFinite(seedN) && seedN >= 0 ? { seed: seedN } : {}),
-            ...(init.trim() ? { init: init.trim() } : {}),
+            ...(init.trim() && method === 'editor' ? { init: init.trim() } : {}),
+            ...(method !== 'editor' ? { method } : {}),
           });
           setQueue((q) => q.map((x) => (x.key === entry.key ? { ...x, jobId } : x)));
           setSelected((s) => s ?? entry.key);
@@ -235,6 +243,8 @@ export function InvertView() {
                 <select
                   id={ids.objective}
                   value={objective}
+                  disabled={method !== 'editor'}
+                  title={method !== 'editor' ? `${METHOD_LABELS[method]} has its own objective` : undefined}
                   onChange={(e) => setObjective(e.target.value as InversionObjective | '')}
                   data-testid="invert-objective"
                 >
@@ -247,6 +257,9 @@ export function InvertView() {
                 </select>
               </label>
               <ModelSelect value={modelSet} onChange={setModelSet} testId="invert-model" />
+            </div>
+            <div className="field-row" style={{ marginTop: 8 }}>
+              <MethodSelect value={method} methods={methods.methods} onChange={setMethod} testId="invert-method" />
             </div>
             <details style={{ marginTop: 8 }} data-testid="invert-advanced">
               <summary>Advanced</summary>
@@ -271,7 +284,14 @@ export function InvertView() {
               </div>
               <label className="field" htmlFor={ids.init} style={{ marginTop: 8 }}>
                 <span>Start from text (instead of a caption)</span>
-                <input id={ids.init} type="text" value={init} onChange={(e) => setInit(e.target.value)} placeholder="optional" />
+                <input
+                  id={ids.init}
+                  type="text"
+                  value={init}
+                  onChange={(e) => setInit(e.target.value)}
+                  placeholder={method === 'editor' ? 'optional' : 'EDITOR only'}
+                  disabled={method !== 'editor'}
+                />
               </label>
             </details>
             <div className="btn-row" style={{ marginTop: 12 }}>
@@ -466,6 +486,11 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
         <div className="panel" data-testid="invert-result">
           <div className="view-head" style={{ marginBottom: 6 }}>
             <h2 style={{ margin: 0 }}>Prompt</h2>
+            {inversion.method && inversion.method !== 'editor' && (
+              <span className="badge" data-testid="invert-result-method">
+                {METHOD_LABELS[inversion.method]}
+              </span>
+            )}
             {job?.state === 'cancelled' && (
               <span className="badge warn" data-testid="invert-cancelled">
                 cancelled · best so far
@@ -510,6 +535,17 @@ function InversionPanel({ entry, job }: { entry: QueueEntry; job: JobView | unde
             >
               Open in Prompt editor
             </button>
+            {item && (
+              <button
+                type="button"
+                className="secondary"
+                data-testid="edit-this-prompt"
+                title="Edit the shown image by editing its prompt (the Edit view)"
+                onClick={() => navigate('edit', { view: 'edit', item, ...(chosenFile ? { file: chosenFile } : {}) })}
+              >
+                Edit this prompt
+              </button>
+            )}
           </div>
         </div>
       )}

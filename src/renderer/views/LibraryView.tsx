@@ -1,15 +1,18 @@
-import { useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useState } from 'react';
 import { studioErrorMessage } from '../../shared/api.js';
 import type { LibraryItem } from '../../shared/ipc/library.js';
 import { useLibrary, useStudio } from '../api/context.js';
 import { AttentionImage, libraryAttention } from '../components/attention/AttentionImage.js';
+import { EditDetails } from '../components/edit/EditDetails.js';
 import { ImageFrame } from '../components/ImageFrame.js';
 import { LossChart } from '../components/LossChart.js';
 import { copyText } from '../lib/files.js';
 import { formatDate, formatDuration, formatNumber } from '../lib/format.js';
-import { navigate } from '../nav.js';
+import { navigate, useNav } from '../nav.js';
 
 type Filter = 'all' | 'generation' | 'inversion';
+
+let handledIntent = 0;
 
 function promptOf(item: LibraryItem): string {
   return item.kind === 'generation' ? item.params.prompt : item.inversion.prompt;
@@ -23,6 +26,15 @@ export function LibraryView() {
   const [selectedId, setSelectedId] = useState<string | undefined>();
   const searchId = useId();
   const filterId = useId();
+  const nav = useNav();
+
+  // "Show in Library" (an edit's result): select that item.
+  useEffect(() => {
+    const intent = nav.intent;
+    if (intent?.view !== 'library' || intent.seq === handledIntent) return;
+    handledIntent = intent.seq;
+    setSelectedId(intent.select);
+  }, [nav.intent]);
 
   const items = useMemo(() => {
     const q = query.trim().toLowerCase();
@@ -93,7 +105,13 @@ export function LibraryView() {
                   >
                     <img src={api.imageUrl(item.file)} alt={promptOf(item)} loading="lazy" />
                     <span className={`badge ${item.kind === 'inversion' ? 'busy' : ''}`}>
-                      {item.kind === 'inversion' ? (item.inversion.partial ? 'inversion · partial' : 'inversion') : 'generation'}
+                      {item.kind === 'inversion'
+                        ? item.inversion.partial
+                          ? 'inversion · partial'
+                          : 'inversion'
+                        : item.edit
+                          ? 'edit'
+                          : 'generation'}
                     </span>
                     <div className="tile-caption">{item.title ?? promptOf(item)}</div>
                   </button>
@@ -104,7 +122,12 @@ export function LibraryView() {
         </div>
         <aside className="details" aria-label="Details">
           {selected ? (
-            <Details item={selected} onDeleted={() => setSelectedId(undefined)} />
+            <Details
+              item={selected}
+              onDeleted={() => setSelectedId(undefined)}
+              onSelect={(id) => setSelectedId(id)}
+              has={(id) => library.items.some((i) => i.id === id)}
+            />
           ) : (
             <div className="panel muted">Select an item to see its parameters.</div>
           )}
@@ -114,7 +137,17 @@ export function LibraryView() {
   );
 }
 
-function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void }) {
+function Details({
+  item,
+  onDeleted,
+  onSelect,
+  has,
+}: {
+  item: LibraryItem;
+  onDeleted: () => void;
+  onSelect: (id: string) => void;
+  has: (id: string) => boolean;
+}) {
   const { api } = useStudio();
   const [error, setError] = useState<string | undefined>();
   const [confirming, setConfirming] = useState(false);
@@ -145,7 +178,7 @@ function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void
   return (
     <div className="panel" data-testid="library-details" data-kind={item.kind}>
       <AttentionImage src={api.imageUrl(item.file)} alt={prompt} testId="details-image" pixelated attention={libraryAttention(item.id)} />
-      <h2 style={{ marginTop: 10 }}>{item.kind === 'generation' ? 'Generation' : 'Inversion'}</h2>
+      <h2 style={{ marginTop: 10 }}>{item.kind === 'generation' ? (item.edit ? 'Edit' : 'Generation') : 'Inversion'}</h2>
       <div className="result-prompt" data-testid="details-prompt">
         {prompt}
       </div>
@@ -195,6 +228,14 @@ function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void
           </>
         )}
       </dl>
+      {item.kind === 'generation' && item.edit && (
+        <EditDetails
+          edit={item.edit}
+          file={item.file}
+          sourceId={item.editOf && has(item.editOf) ? item.editOf : undefined}
+          onShowSource={onSelect}
+        />
+      )}
       {item.kind === 'inversion' && (
         <>
           <div className="pair" style={{ gridTemplateColumns: '1fr 1fr' }}>
@@ -213,6 +254,15 @@ function Details({ item, onDeleted }: { item: LibraryItem; onDeleted: () => void
       <div className="btn-row" style={{ marginTop: 10 }}>
         <button type="button" className="primary" onClick={openInPrompt} data-testid="details-open-prompt">
           Open in Prompt
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => navigate('edit', { view: 'edit', item })}
+          data-testid="details-edit"
+          title="Edit this image by editing its prompt (the Edit view)"
+        >
+          Edit
         </button>
         <button type="button" className="secondary" onClick={invertThis} data-testid="details-invert">
           Invert this image

@@ -9,7 +9,7 @@ import { AttentionImage, libraryAttention } from '../components/attention/Attent
 import { ModelSelect } from '../components/ModelSelect.js';
 import { ProgressBar } from '../components/ProgressBar.js';
 import { formatDuration } from '../lib/format.js';
-import { useNav } from '../nav.js';
+import { navigate, useNav } from '../nav.js';
 import { PromptEditor, type Mark } from '../prompt/PromptEditor.js';
 import { droppedSourceRanges, joinDoc, negativeOffset, parseEngineText, splitDoc, withoutComments } from '../../shared/prompt-syntax.js';
 
@@ -455,6 +455,17 @@ export function PromptView({ active }: { active: boolean }) {
               </p>
             ))}
             {result && !shown && <p className="muted small">Generated in {formatDuration(result.seconds)}.</p>}
+            {resultItem && (
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => navigate('edit', { view: 'edit', item: resultItem })}
+                data-testid="generate-edit"
+                title="Edit this image by editing its prompt (the Edit view)"
+              >
+                Edit this image
+              </button>
+            )}
           </div>
 
           <div className="panel">

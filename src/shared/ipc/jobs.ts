@@ -1,5 +1,5 @@
 /**
- * Jobs: long operations (generate, invert, segment, model download/import) run one at a time in the engine
+ * Jobs: long operations (generate, invert, segment, edit, model download/import) run one at a time in the engine
  * process. A job request is answered at once with `{ jobId }`; everything after that arrives as
  * job events (see events.ts), in this order:
  *   job.queued -> job.started -> job.progress* -> (job.result | job.failed | job.cancelled)
@@ -7,7 +7,12 @@
 import { z } from 'zod';
 import { AttentionMapsSchema, AttentionSourceSchema } from './attention.js';
 import { ErrorInfoSchema, IdSchema, PreviewDataUrlSchema, PromptSchema, TextSchema } from './common.js';
-import { CandidateSchema, LibraryItemSchema } from './library.js';
+import { EditDiffSchema, EditMaskSchema, EditModeSchema, EditReportSchema } from './edit.js';
+import { EvalProgressInfoSchema, EvalResultSchema } from './eval.js';
+import { EvolutionJobResultSchema } from './evolution.js';
+import { FuseResultSchema } from './fusion.js';
+import { InversionMethodSchema } from './methods.js';
+import { CandidateSchema, LibraryFileSchema, LibraryItemSchema } from './library.js';
 import { MAX_CANDIDATES, MAX_ITERATIONS } from './limits.js';
 import { ModelInfoSchema } from './models.js';
 
@@ -16,7 +21,19 @@ import { ModelInfoSchema } from './models.js';
  * with a result schema in JobResultSchema below). A new kind: add it here, its request and
  * result schemas, and its job module in src/main/host/jobs/.
  */
-export const JOB_KINDS = ['generate', 'invert', 'segment', 'downloadModel', 'importModel'] as const;
+export const JOB_KINDS = [
+  'generate',
+  'invert',
+  'segment',
+  'edit',
+  'eval',
+  'fuse',
+  'createEvolution',
+  'breedEvolution',
+  'reinvertEvolution',
+  'downloadModel',
+  'importModel',
+] as const;
 export const JobKindSchema = z.enum(JOB_KINDS);
 export type JobKind = z.infer<typeof JobKindSchema>;
 
@@ -25,6 +42,10 @@ export type JobKind = z.infer<typeof JobKindSchema>;
  * generate: loading, encoding, denoising, decoding, saving;
  * invert: loading, captioning, encoding, refining, decoding, ranking, saving;
  * segment: loading, encoding, denoising (a generation sampled again), attending (the noising path), segmenting;
+ * edit: loading, encoding, denoising (source and edit side by side), decoding, saving;
+ * eval: loading, evaluating (the unit at work in `evaluation`), saving; invert with a baseline method also regenerating;
+ * fuse: loading, inverting (image parents without a prompt), attending (concat's token budget, attention regions), denoising, decoding (blend's text);
+ * evolution: loading, inverting, breeding, rendering, scoring, saving;
  * downloads: downloading, verifying; import: importing.
  */
 export const KNOWN_PHASES = [
@@ -38,6 +59,12 @@ export const KNOWN_PHASES = [
   'ranking',
   'attending',
   'segmenting',
+  'evaluating',
+  'regenerating',
+  'inverting',
+  'breeding',
+  'rendering',
+  'scoring',
   'downloading',
   'verifying',
   'importing',
@@ -62,6 +89,8 @@ export const JobProgressSchema = z.strictObject({
   totalBytes: z.number().int().min(0).optional(),
   bytesPerSecond: z.number().min(0).optional(),
   message: TextSchema.optional(),
+  /** Evaluations: units done of all, the item, method and seed at work. */
+  evaluation: EvalProgressInfoSchema.optional(),
 });
 export type JobProgress = z.infer<typeof JobProgressSchema>;
 
@@ -86,6 +115,8 @@ export const InvertResultSchema = z.strictObject({
   iterations: z.number().int().min(0),
   seconds: z.number().min(0),
   warnings: z.array(TextSchema).max(32),
+  /** The method that answered (absent: EDITOR). */
+  method: InversionMethodSchema.optional(),
 });
 /** Per-word cross-attention maps of one image (docs/segmentation.md). */
 export const SegmentResultSchema = z.strictObject({
@@ -97,6 +128,23 @@ export const SegmentResultSchema = z.strictObject({
   /** E.g. "the image differs from its regeneration: used the noising path". */
   warnings: z.array(TextSchema).max(32),
 });
+/** An edit by prompt (docs/editing.md, "Studio"): saved in the library, linked to its source. */
+export const EditResultSchema = z.strictObject({
+  kind: z.literal('edit'),
+  /** The edited image (library item of kind 'generation' with `edit`, and `editOf` the source item). */
+  item: LibraryItemSchema,
+  /** The source image as it was edited (a library file stored with the edit: the "before"). */
+  sourceFile: LibraryFileSchema,
+  diff: EditDiffSchema,
+  mode: EditModeSchema,
+  /** Why this mode (auto), or 'asked for'. */
+  modeReason: TextSchema,
+  mask: EditMaskSchema,
+  report: EditReportSchema,
+  seconds: z.number().min(0),
+  /** E.g. "the source image differs from its regeneration…". */
+  warnings: z.array(TextSchema).max(32),
+});
 export const ModelJobResultSchema = z.strictObject({
   kind: z.enum(['downloadModel', 'importModel']),
   model: ModelInfoSchema,
@@ -105,11 +153,16 @@ export const JobResultSchema = z.discriminatedUnion('kind', [
   GenerateResultSchema,
   InvertResultSchema,
   SegmentResultSchema,
+  EditResultSchema,
+  EvalResultSchema,
+  FuseResultSchema,
+  EvolutionJobResultSchema,
   ModelJobResultSchema,
 ]);
 export type GenerateResult = z.infer<typeof GenerateResultSchema>;
 export type InvertResult = z.infer<typeof InvertResultSchema>;
 export type SegmentResult = z.infer<typeof SegmentResultSchema>;
+export type EditResult = z.infer<typeof EditResultSchema>;
 export type ModelJobResult = z.infer<typeof ModelJobResultSchema>;
 export type JobResult = z.infer<typeof JobResultSchema>;
 

@@ -11,11 +11,13 @@ import {
   SchedulerSchema,
   SeedSchema,
   TimestampSchema,
-  InversionObjectiveSchema,
   InversionPresetSchema,
   ModelSetRefSchema,
 } from './common.js';
 import { MAX_CANDIDATES, MAX_ITERATIONS, MAX_LIST_ITEMS } from './limits.js';
+import { editRecordShape } from './edit.js';
+import { ItemFusionSchema } from './fusion-record.js';
+import { InversionMethodSchema, MethodObjectiveSchema } from './methods.js';
 
 /** A library file name: `<id>.png` style, no directories (the library folder is flat). */
 export const LibraryFileSchema = z
@@ -59,7 +61,10 @@ export const InversionRecordSchema = z.strictObject({
   iterations: z.number().int().min(0),
   seconds: z.number().min(0),
   preset: InversionPresetSchema,
-  objective: InversionObjectiveSchema,
+  /** EDITOR's objective, or a baseline's (PH2P `denoise`, PEZ `clip-text`, caption `none`). */
+  objective: MethodObjectiveSchema,
+  /** The method (absent: EDITOR). */
+  method: InversionMethodSchema.optional(),
   model: ModelSetRefSchema,
   /** The target image (copied into the library). */
   targetFile: LibraryFileSchema,
@@ -79,8 +84,25 @@ const ItemBase = {
   title: NameSchema.optional(),
 };
 
+/**
+ * How an edit was made from its source (docs/editing.md, "Studio"); `sourceFile` is the source
+ * image as it was edited, stored with the edit (so deleting the source keeps the before image).
+ */
+export const ItemEditSchema = z.strictObject({ ...editRecordShape, sourceFile: LibraryFileSchema });
+export type ItemEdit = z.infer<typeof ItemEditSchema>;
+
 export const LibraryItemSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('generation'), ...ItemBase, params: GenerationParamsSchema }),
+  z.strictObject({
+    kind: z.literal('generation'),
+    ...ItemBase,
+    params: GenerationParamsSchema,
+    /** An edit: the library item it was made from (absent for an edit of an uploaded image). */
+    editOf: IdSchema.optional(),
+    /** An edit: its source, diff, mode and report (`params` are the edited prompt with the source's settings). */
+    edit: ItemEditSchema.optional(),
+    /** A fusion of two or more parents (docs/fusion-evolution.md): mode, weights, parents, decoded text; `params` hold its render settings. */
+    fusion: ItemFusionSchema.optional(),
+  }),
   z.strictObject({ kind: z.literal('inversion'), ...ItemBase, inversion: InversionRecordSchema }),
 ]);
 export type LibraryItem = z.infer<typeof LibraryItemSchema>;

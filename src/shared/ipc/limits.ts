@@ -33,3 +33,33 @@ export const MAX_QUEUED_JOBS = 32;
 /** CLIP's context: 77 token positions including BOS and EOS, so 75 for the prompt itself. */
 export const CLIP_CONTEXT_LENGTH = 77;
 export const CLIP_MAX_PROMPT_TOKENS = CLIP_CONTEXT_LENGTH - 2;
+
+/** Evaluations (the `eval` job, docs/evaluation.md § Studio): items of a dataset, seeds and ablation values of a run. */
+export const MAX_EVAL_ITEMS = 10_000;
+export const MAX_EVAL_SEEDS = 16;
+export const MAX_EVAL_ABLATION_VALUES = 16;
+/** Rows of one report table (methods × ablation values × seeds) and its metric columns. */
+export const MAX_EVAL_TABLE_ROWS = 512;
+export const MAX_EVAL_COLUMNS = 16;
+/** Figures of a report and the size of each one's SVG text (a larger figure is left out with a warning). */
+export const MAX_EVAL_FIGURES = 16;
+export const MAX_EVAL_FIGURE_CHARS = 256 * 1024;
+/** Past evaluations listed (newest first). */
+export const MAX_EVALUATIONS = 1000;
+
+/** Fusion (docs/fusion-evolution.md § Studio): parents of one fusion (the engine's limit), a weight, columns of a grid. */
+export const MAX_FUSE_PARENTS = 16;
+export const MAX_FUSE_WEIGHT = 100;
+export const MAX_FUSE_GRID_COLUMNS = MAX_FUSE_PARENTS + 1;
+/**
+ * Evolution sessions (docs/fusion-evolution.md § Studio): starting images/prompts, individuals per
+ * generation, picks of one breed, and what one session view may hold (a larger session is refused
+ * with a message to export it).
+ */
+export const MAX_EVOLUTION_INIT = 16;
+export const MAX_EVOLUTION_POPULATION = 64;
+export const MAX_EVOLUTION_PICKS = 256;
+export const MAX_EVOLUTION_GENERATIONS = 2000;
+export const MAX_EVOLUTION_INDIVIDUALS = 20_000;
+/** Sessions listed (newest first). */
+export const MAX_EVOLUTIONS = 1000;

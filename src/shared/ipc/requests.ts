@@ -18,9 +18,32 @@ import {
   SeedSchema,
 } from './common.js';
 import { MAX_ATTENTION_WORDS } from './attention.js';
+import { EditBlendSchema, EditModeChoiceSchema, FractionSchema } from './edit.js';
+import {
+  EvalRequestSchema,
+  EvaluationSchema,
+  GetEvaluationRequestSchema,
+  ListEvaluationsRequestSchema,
+  ListEvaluationsResultSchema,
+} from './eval.js';
+import {
+  BranchEvolutionRequestSchema,
+  BreedEvolutionRequestSchema,
+  CreateEvolutionRequestSchema,
+  EvolutionSessionSchema,
+  ExportEvolutionRequestSchema,
+  ExportEvolutionResultSchema,
+  ListEvolutionsRequestSchema,
+  ListEvolutionsResultSchema,
+  LockEvolutionRequestSchema,
+  OpenEvolutionRequestSchema,
+  ReinvertEvolutionRequestSchema,
+} from './evolution.js';
+import { FuseRequestSchema } from './fusion.js';
 import { JOB_KINDS, JobInfoSchema, type JobKind } from './jobs.js';
 import { LibraryFileSchema, LibraryItemSchema } from './library.js';
 import { MAX_LIST_ITEMS, MAX_NAME_CHARS } from './limits.js';
+import { InversionMethodSchema, ListMethodsRequestSchema, ListMethodsResultSchema } from './methods.js';
 import { ModelInfoSchema } from './models.js';
 import { MAX_NOTICES, NoticeSchema } from './notices.js';
 import { SettingsPatchSchema, SettingsSchema } from './settings.js';
@@ -62,6 +85,8 @@ export const InvertRequestSchema = z.strictObject({
   init: PromptSchema.optional(),
   seed: SeedSchema.optional(),
   modelSet: ModelSetRefSchema.optional(),
+  /** EDITOR (default) or a baseline: PH2P, PEZ, the caption alone (listMethods says which can run). */
+  method: InversionMethodSchema.optional(),
 });
 
 /** A mask threshold on the normalised heat map. */
@@ -86,6 +111,28 @@ export const SegmentRequestSchema = z.strictObject({
   seed: SeedSchema.optional(),
   /** Default: the library item's model set, else settings.modelSet. */
   modelSet: ModelSetRefSchema.optional(),
+});
+
+/**
+ * Edit an image by editing its prompt (docs/editing.md, "Studio"). The source: a library item
+ * (a generation, or an inversion's answer: its image or, with `file`, a candidate's), or an
+ * uploaded PNG carrying its generation parameters (ours or A1111's). The edit runs on the model
+ * set the source was made with, from its seed and settings; it is saved in the library linked to
+ * its source. Fields left out take the engine's defaults (mode auto, crossSteps 0.8, selfSteps 0.4).
+ */
+export const EditRequestSchema = z.strictObject({
+  type: z.literal('edit'),
+  source: ImageInputSchema,
+  /** The edited prompt (prompt syntax allowed). */
+  prompt: PromptSchema.refine((p) => p.trim() !== '', 'the edited prompt is empty'),
+  mode: EditModeChoiceSchema.optional(),
+  /** Fraction of the steps with the source's cross-attention. */
+  crossSteps: FractionSchema.optional(),
+  /** Fraction of the steps with the source's self-attention (coarse layers). */
+  selfSteps: FractionSchema.optional(),
+  blend: EditBlendSchema.optional(),
+  /** Removals: also guide away from the removed words (SEGA-style negative guidance). */
+  suppress: z.boolean().optional(),
 });
 
 /**
@@ -132,6 +179,8 @@ export const RequestSchema = z.discriminatedUnion('type', [
   GenerateRequestSchema,
   InvertRequestSchema,
   SegmentRequestSchema,
+  EditRequestSchema,
+  EvalRequestSchema,
   CancelRequestSchema,
   ListJobsRequestSchema,
   ListLibraryRequestSchema,
@@ -147,6 +196,18 @@ export const RequestSchema = z.discriminatedUnion('type', [
   ExportSegmentationRequestSchema,
   ListNoticesRequestSchema,
   DismissNoticeRequestSchema,
+  ListEvaluationsRequestSchema,
+  GetEvaluationRequestSchema,
+  ListMethodsRequestSchema,
+  FuseRequestSchema,
+  CreateEvolutionRequestSchema,
+  BreedEvolutionRequestSchema,
+  ReinvertEvolutionRequestSchema,
+  OpenEvolutionRequestSchema,
+  LockEvolutionRequestSchema,
+  BranchEvolutionRequestSchema,
+  ExportEvolutionRequestSchema,
+  ListEvolutionsRequestSchema,
 ]);
 export type Request = z.infer<typeof RequestSchema>;
 export type RequestType = Request['type'];
@@ -222,6 +283,8 @@ export const ResponseSchemas = {
   generate: JobAcceptedSchema,
   invert: JobAcceptedSchema,
   segment: JobAcceptedSchema,
+  edit: JobAcceptedSchema,
+  eval: JobAcceptedSchema,
   downloadModel: JobAcceptedSchema,
   importModel: JobAcceptedSchema,
   cancel: z.strictObject({ cancelled: z.boolean() }),
@@ -237,6 +300,18 @@ export const ResponseSchemas = {
   exportSegmentation: ExportSegmentationResultSchema,
   listNotices: z.strictObject({ notices: z.array(NoticeSchema).max(MAX_NOTICES) }),
   dismissNotice: z.strictObject({ dismissed: z.boolean() }),
+  listEvaluations: ListEvaluationsResultSchema,
+  getEvaluation: EvaluationSchema,
+  listMethods: ListMethodsResultSchema,
+  fuse: JobAcceptedSchema,
+  createEvolution: JobAcceptedSchema,
+  breedEvolution: JobAcceptedSchema,
+  reinvertEvolution: JobAcceptedSchema,
+  openEvolution: EvolutionSessionSchema,
+  lockEvolution: EvolutionSessionSchema,
+  branchEvolution: EvolutionSessionSchema,
+  exportEvolution: ExportEvolutionResultSchema,
+  listEvolutions: ListEvolutionsResultSchema,
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type ResponseOf<T extends RequestType> = z.infer<(typeof ResponseSchemas)[T]>;

@@ -9,8 +9,11 @@ import sharp from 'sharp';
 import { maskArea, multiLabel, STOP_WORDS, thresholdMask, type Segmentation } from '../../../src/main/engine/attention/index.js';
 import { CancelledError, EngineError } from '../../../src/main/engine/errors.js';
 import type { ModelInfo } from '../../../src/shared/ipc/models.js';
+import { describeDiff, diffPrompts } from '../../../src/shared/prompt-diff.js';
 import type { TokenizeResult } from '../../../src/shared/ipc/requests.js';
 import type {
+  EditOutput,
+  EditSpec,
   EngineAdapter,
   GenerateOutput,
   GenerateSpec,
@@ -95,13 +98,73 @@ export function fakeSegmentation(
   };
 }
 
+/**
+ * A fake edit: the word diff is the real one (shared/prompt-diff.ts), the image a solid PNG of the
+ * edited prompt, the mask the left half of the latent grid, the report made up but well-formed.
+ * An edited prompt that reads the same fails as the engine's does.
+ */
+async function fakeEdit(spec: EditSpec, { signal, onProgress }: RunOptions, stepMs: number, calls: string[]): Promise<EditOutput> {
+  calls.push(`edit:${spec.source.prompt}->${spec.prompt}`);
+  const diff = diffPrompts(spec.source.prompt, spec.prompt);
+  if (diff.identical)
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      'the edited prompt reads the same as the source prompt (same words, same weights): nothing to edit',
+    );
+  const steps = spec.source.steps ?? 4;
+  for (let i = 1; i <= steps; i++) {
+    await sleep(stepMs, signal);
+    onProgress?.({ phase: 'denoising', step: i, total: steps });
+  }
+  const width = spec.source.width ?? 64;
+  const height = spec.source.height ?? 64;
+  const w = width / 8;
+  const h = height / 8;
+  const data = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) data[y * w + x] = 1;
+  const pixels = width * height;
+  const edits = diff.edits.filter((e) => !e.punctuation);
+  const removal = edits.some((e) => e.kind === 'removal' || e.kind === 'replacement');
+  const mode = spec.mode && spec.mode !== 'auto' ? spec.mode : removal ? 'blend' : 'attention';
+  return {
+    png: await solidPng(spec.prompt, spec.source.seed, width, height),
+    width,
+    height,
+    params: {
+      steps,
+      scheduler: spec.source.scheduler ?? 'ddim',
+      guidance: spec.source.guidance ?? 7.5,
+      width,
+      height,
+      model: spec.modelSet,
+    },
+    summary: describeDiff(diff),
+    edits: edits.map((e) => ({ kind: e.kind, source: e.source.text, edited: e.edited.text, ...(e.weight ? { weight: e.weight } : {}) })),
+    mode,
+    modeReason: spec.mode && spec.mode !== 'auto' ? 'asked for' : 'chosen by the fake engine',
+    crossSteps: spec.crossSteps ?? 0.8,
+    selfSteps: spec.selfSteps ?? 0.4,
+    ...(mode === 'blend' ? { blend: { threshold: spec.blend?.threshold ?? 0.3, dilate: spec.blend?.dilate ?? 1 } } : {}),
+    mask: { width: w, height: h, data, words: { source: edits.map((e) => e.source.text).filter(Boolean), edited: [] } },
+    report: {
+      maskArea: 0.5,
+      outside: { pixels: pixels / 2, changed: 0, psnr: null },
+      inside: { pixels: pixels / 2, changed: 1, psnr: 12.5 },
+      whole: { pixels, changed: 0.5, psnr: 15.5 },
+      tolerance: 12,
+    },
+    ...(spec.source.image ? { sourceReproduced: true } : {}),
+    warnings: [],
+  };
+}
+
 export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter & { calls: string[] } {
   const stepMs = options.stepMs ?? 20;
   const calls: string[] = [];
   const models: ModelInfo[] = [{ id: 'demo', name: 'Demo model set', kind: 'diffusion', source: 'demo', installed: true }];
   return {
     calls,
-    capabilities: ['generate', 'invert', 'segment', 'tokenize', 'models'],
+    capabilities: ['generate', 'invert', 'segment', 'edit', 'tokenize', 'models'],
     configure() {},
     async generate(spec: GenerateSpec, { signal, onProgress }: RunOptions): Promise<GenerateOutput> {
       calls.push(`generate:${spec.prompt}`);
@@ -148,6 +211,9 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter
         warnings: [],
       };
     },
+    async edit(spec: EditSpec, opts: RunOptions): Promise<EditOutput> {
+      return fakeEdit(spec, opts, stepMs, calls);
+    },
     async invert(spec: InvertSpec, { signal, onProgress }: RunOptions): Promise<InvertOutput> {
       calls.push('invert');
       const meta = await sharp(spec.image)
@@ -188,7 +254,7 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EngineAdapter
         throw e;
       }
       const out = best();
-      out.candidates[0]!.png = await solidPng(out.prompt, spec.seed, 32, 32);
+      out.candidates[0]!.png = await solidPng(out.prompt, spec.seed, FAKE_INVERSION_SIZE, FAKE_INVERSION_SIZE);
       return out;
     },
     async tokenize(text: string): Promise<TokenizeResult> {

@@ -37,6 +37,43 @@ describe('IPC contract', () => {
       { type: 'exportSegmentation', id: 'seg-1', dir: '/tmp/masks', threshold: 0.5 },
       { type: 'listNotices' },
       { type: 'dismissNotice', id: 'n-1' },
+      {
+        type: 'edit',
+        source: { source: 'library', id: 'abc-1', file: 'abc-1-c0.png' },
+        prompt: 'a fox',
+        mode: 'auto',
+        blend: { threshold: 0.4 },
+      },
+      { type: 'eval', dataset: { kind: 'shapes', n: 4 }, methods: ['editor', 'caption'], iterations: 10 },
+      { type: 'eval', dataset: { kind: 'folder', path: '/data/set' }, methods: ['pez'], runId: 'eval-1', seeds: [0, 34] },
+      { type: 'listEvaluations' },
+      { type: 'getEvaluation', id: 'eval-1' },
+      { type: 'listMethods', modelSet: 'demo' },
+      { type: 'invert', image: { source: 'library', id: 'abc-1' }, method: 'pez' },
+      {
+        type: 'fuse',
+        parents: [
+          { kind: 'library', id: 'abc-1' },
+          { kind: 'prompt', text: 'a fox' },
+        ],
+        mode: 'blend',
+        weights: [0.3, 0.7],
+      },
+      {
+        type: 'createEvolution',
+        init: [
+          { kind: 'prompt', text: 'a fox' },
+          { kind: 'library', id: 'abc-1' },
+        ],
+        population: 4,
+      },
+      { type: 'breedEvolution', session: 'evo-1', picks: ['g0-00'] },
+      { type: 'reinvertEvolution', session: 'evo-1', id: 'g1-02' },
+      { type: 'openEvolution', session: 'evo-1' },
+      { type: 'lockEvolution', session: 'evo-1', id: 'g0-00', words: ['fox'] },
+      { type: 'branchEvolution', session: 'evo-1', from: 'g0-01' },
+      { type: 'exportEvolution', session: 'evo-1', dir: '/tmp/out' },
+      { type: 'listEvolutions' },
     ];
     const seen = new Set<string>();
     for (const s of samples) {

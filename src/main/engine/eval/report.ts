@@ -43,21 +43,23 @@ export interface ReportFiles {
   written?: string[];
 }
 
-interface Group {
+/** The records of one table row: a method, or a method at one ablation value. */
+export interface Group {
   label: string;
   method: string;
   setting?: { name: string; value: string };
   records: EvalRecord[];
 }
 
-const PROFILE_NOTE: Record<MetricProfile, string> = {
+export const PROFILE_NOTE: Record<MetricProfile, string> = {
   paper:
     'Metrics as the papers compute them: CLIP ViT-L/14 image cosine, LPIPS (AlexNet), BERTScore (bert-large-uncased layer 17, no rescaling, idf off), perplexity under GPT-2.',
   shapes:
     "**Shapes-world metrics** (the world's own instruments standing in for the paper's): CLIP = the world CLIP's image cosine (not ViT-L/14); checker(image) = slot accuracy of the scene the world's checker reads from the regeneration, in place of LPIPS as image fidelity; checker(text) = slot accuracy of what the answer says, in place of BERTScore as prompt alignment; PSNR = pixel PSNR (dB, capped at 100); PPL = perplexity under the world's n-gram language model, not GPT-2.",
 };
 
-function groupsOf(records: EvalRecord[], methods: string[]): Group[] {
+/** The rows of the results table, in the methods' order (ablation values ascending). */
+export function groupsOf(records: EvalRecord[], methods: string[]): Group[] {
   const map = new Map<string, Group>();
   for (const r of records) {
     const label = r.setting ? `${r.method} ${r.setting.name}=${r.setting.value}` : r.method;
@@ -72,7 +74,8 @@ function groupsOf(records: EvalRecord[], methods: string[]): Group[] {
   return [...map.values()].sort((a, b) => order(a) - order(b) || a.label.localeCompare(b.label));
 }
 
-const scored = (g: Group) => g.records.filter((r) => r.metrics && r.error === undefined && r.stopped !== 'cancelled');
+/** The records of a group that count in its means (finished, not failed or cancelled). */
+export const scored = (g: Group) => g.records.filter((r) => r.metrics && r.error === undefined && r.stopped !== 'cancelled');
 
 function fmtCell(s: Summary, digits: number): string {
   if (s.n === 0) return s.infinite > 0 ? `∞ (${s.infinite})` : '—';
@@ -102,7 +105,7 @@ function table(groups: Group[], columns: MetricColumn[], first: string): string 
 }
 
 /** Paired difference a − b of a metric over the (item, seed) pairs both methods scored. */
-function pairedDiff(records: EvalRecord[], a: string, b: string, key: string): Summary {
+export function pairedDiff(records: EvalRecord[], a: string, b: string, key: string): Summary {
   const by = (m: string) =>
     new Map(records.filter((r) => r.method === m && r.metrics && !r.setting).map((r) => [`${r.item}|${r.seed}`, r.metrics![key]]));
   const A = by(a);

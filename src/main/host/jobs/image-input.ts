@@ -1,7 +1,7 @@
 /**
  * The image a job request names (ipc ImageInput): uploaded bytes (a `data:` URL), or an image of
  * a library item: its own image, or another of its files (an inversion's target, a candidate's
- * regeneration). Shared by the invert and segment jobs.
+ * regeneration, an edit's before image). Shared by the invert, segment and edit jobs.
  */
 import { readFile } from 'node:fs/promises';
 import { EngineError } from '../../engine/errors.js';
@@ -20,7 +20,7 @@ export interface ResolvedImage {
 
 /** Every image file of a library item. */
 export function itemFiles(item: LibraryItem): string[] {
-  if (item.kind === 'generation') return [item.file];
+  if (item.kind === 'generation') return item.edit ? [item.file, item.edit.sourceFile] : [item.file];
   return [item.file, item.inversion.targetFile, ...item.inversion.candidates.flatMap((c) => (c.file ? [c.file] : []))];
 }
 

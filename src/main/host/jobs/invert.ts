@@ -31,6 +31,7 @@ export function invertSpec(req: RequestOf<'invert'>, image: Uint8Array, settings
     init: req.init,
     seed: req.seed ?? 0,
     modelSet: req.modelSet ?? settings.modelSet,
+    ...(req.method && req.method !== 'editor' ? { method: req.method } : {}),
   };
 }
 
@@ -89,6 +90,7 @@ export const invertJob: JobKind<'invert', Inverted> = {
       seconds: out.seconds,
       preset: req.preset ?? settings.defaults.invert.preset,
       objective: out.objective,
+      ...(out.method && out.method !== 'editor' ? { method: out.method } : {}),
       model: req.modelSet ?? settings.modelSet,
       targetFile,
       partial,
@@ -118,6 +120,7 @@ export const invertJob: JobKind<'invert', Inverted> = {
       iterations: inversion.iterations,
       seconds: inversion.seconds,
       warnings: out.warnings.slice(0, 32),
+      ...(inversion.method ? { method: inversion.method } : {}),
     };
   },
 };

@@ -1,8 +1,8 @@
 /**
  * What a job kind is, to the queue that runs it (queue.ts): the request it takes, the work, and
  * what becomes of the work's output (the job result, and what is stored in the library). One
- * module per kind (generate.ts, invert.ts, segment.ts, download-model.ts, import-model.ts), listed
- * in kinds.ts. A new kind (edit, fuse, evolve, eval) is: a request schema and a result schema in
+ * module per kind (generate.ts, invert.ts, segment.ts, edit.ts, download-model.ts, import-model.ts),
+ * listed in kinds.ts. A new kind (fuse, evolve, eval) is: a request schema and a result schema in
  * src/shared/ipc (requests.ts, jobs.ts: JOB_KINDS), a module here, a row in kinds.ts.
  */
 import type { z } from 'zod';

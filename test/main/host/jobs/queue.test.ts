@@ -7,11 +7,19 @@ import type { StudioEvent } from '../../../../src/shared/ipc/events.js';
 import type { ModelInfo } from '../../../../src/shared/ipc/models.js';
 import {
   DownloadModelRequestSchema,
+  EditRequestSchema,
   GenerateRequestSchema,
   InvertRequestSchema,
   SegmentRequestSchema,
   ImportModelRequestSchema,
 } from '../../../../src/shared/ipc/requests.js';
+import { EvalRequestSchema } from '../../../../src/shared/ipc/eval.js';
+import {
+  BreedEvolutionRequestSchema,
+  CreateEvolutionRequestSchema,
+  ReinvertEvolutionRequestSchema,
+} from '../../../../src/shared/ipc/evolution.js';
+import { FuseRequestSchema } from '../../../../src/shared/ipc/fusion.js';
 import { MAX_QUEUED_JOBS } from '../../../../src/shared/ipc/limits.js';
 import { DEFAULT_SETTINGS } from '../../../../src/shared/ipc/settings.js';
 
@@ -47,6 +55,27 @@ function controllableKinds() {
     generate: { type: 'generate', schema: GenerateRequestSchema, run: unused('generate'), finish: unused('generate') },
     invert: { type: 'invert', schema: InvertRequestSchema, run: unused('invert'), finish: unused('invert') },
     segment: { type: 'segment', schema: SegmentRequestSchema, run: unused('segment'), finish: unused('segment') },
+    edit: { type: 'edit', schema: EditRequestSchema, run: unused('edit'), finish: unused('edit') },
+    eval: { type: 'eval', schema: EvalRequestSchema, run: unused('eval'), finish: unused('eval') },
+    fuse: { type: 'fuse', schema: FuseRequestSchema, run: unused('fuse'), finish: unused('fuse') },
+    createEvolution: {
+      type: 'createEvolution',
+      schema: CreateEvolutionRequestSchema,
+      run: unused('createEvolution'),
+      finish: unused('createEvolution'),
+    },
+    breedEvolution: {
+      type: 'breedEvolution',
+      schema: BreedEvolutionRequestSchema,
+      run: unused('breedEvolution'),
+      finish: unused('breedEvolution'),
+    },
+    reinvertEvolution: {
+      type: 'reinvertEvolution',
+      schema: ReinvertEvolutionRequestSchema,
+      run: unused('reinvertEvolution'),
+      finish: unused('reinvertEvolution'),
+    },
     importModel: { type: 'importModel', schema: ImportModelRequestSchema, run: unused('importModel'), finish: unused('importModel') },
   };
   const release = () => gates.shift()?.();
